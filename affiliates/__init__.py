@@ -1,0 +1,56 @@
+"""affiliates: self-hosted affiliate and referral tracking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import tracking
+from affiliates import config as config_module
+from affiliates.config import INSTANCE_DIR, ROOT
+from affiliates.extensions import db
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then the environment, then `config`."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(ROOT / "templates"),
+        static_folder=None,
+    )
+    app.config.update(config_module.load(config))
+    db.init_app(app)
+    tracking.init_app(app, db.engine)
+    if app.config["TRUSTED_PROXIES"]:
+        # Honour X-Forwarded-For only from the configured number of proxies in front of us.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from affiliates.api import api
+    from affiliates.health import health
+    from tracking.views import tracking
+
+    app.register_blueprint(tracking)
+    app.register_blueprint(health)
+    app.register_blueprint(api, url_prefix="/api/v1")
+
+
+def register_error_handlers(app: Flask) -> None:
+    from affiliates.errors import register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from affiliates.cli import register
+
+    register(app)

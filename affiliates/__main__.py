@@ -1,0 +1,3 @@
+from affiliates.cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""The API's plumbing: one decorator that authenticates, validates, serialises and
+registers each route for the OpenAPI document, plus cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from affiliates.errors import problem
+from affiliates.exceptions import DomainError, Forbidden, Unauthorized
+from affiliates.services import api_keys
+
+api = Blueprint("api", __name__)
+
+SCOPES = ("admin", "conversions", "partner")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's scope and, for partner keys, the partner."""
+
+    key_id: int
+    scope: str
+    partner_id: int | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope == "admin"
+
+
+@dataclass
+class Endpoint:
+    """One documented route."""
+
+    rule: str
+    method: str
+    summary: str
+    scopes: tuple[str, ...]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    responses: dict[int, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    body_optional: bool = False
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+class BadRequest(DomainError):
+    status = 400
+    title = "Malformed request"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json() -> Any:
+    """The request body as JSON; decimals stay exact, NaN and Infinity are refused."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise BadRequest("The request body is empty; send a JSON object.")
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        message = str(exc) if isinstance(exc, ValueError) else "The body is nested too deeply."
+        raise BadRequest(f"The body is not valid JSON: {message[:200]}") from None
+
+
+def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic's errors as the contract's [{field, message}]."""
+    errors = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = [str(part) for part in err["loc"] if not str(part).startswith("function-")]
+        name = ".".join(loc) or prefix or "body"
+        errors.append({"field": name, "message": err["msg"]})
+    return errors
+
+
+class Unprocessable(DomainError):
+    status = 422
+    title = "Validation failed"
+
+
+def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
+    if optional and not request.get_data(cache=True).strip():
+        return model.model_validate({})
+    data = read_json()
+    if not isinstance(data, dict):
+        raise BadRequest(
+            "The body must be a JSON object.", [{"field": "body", "message": "Expected an object."}]
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Unprocessable("Some fields are invalid.", validation_errors(exc)) from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    data = {key: request.args.get(key) for key in request.args if key in model.model_fields}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Unprocessable("Some query parameters are invalid.", validation_errors(exc)) from None
+
+
+def authenticate(allowed: tuple[str, ...]) -> Principal:
+    """The caller's principal, or 401/403."""
+    from affiliates.extensions import db
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+    key = api_keys.verify(db.session, token.strip())
+    if key is None:
+        raise Unauthorized("The API key is unknown or revoked.")
+    principal = Principal(key_id=key.id, scope=key.scope, partner_id=key.partner_id)
+    if principal.scope != "admin" and principal.scope not in allowed:
+        raise Forbidden(f"This route needs a key with scope: {', '.join(('admin', *allowed))}.")
+    return principal
+
+
+def dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def endpoint(
+    rule: str,
+    method: str = "GET",
+    *,
+    summary: str,
+    scopes: tuple[str, ...] = (),
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    responses: dict[int, str] | None = None,
+    content_type: str = "application/json",
+    body_optional: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an authenticated, validated JSON route and document it."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        ENDPOINTS.append(
+            Endpoint(
+                rule,
+                method,
+                summary,
+                scopes,
+                body,
+                query,
+                response,
+                status,
+                responses or {},
+                content_type,
+                body_optional,
+            )
+        )
+
+        @wraps(func)
+        def view(**kwargs: Any) -> Any:
+            principal = authenticate(scopes)
+            if body is not None:
+                kwargs["body"] = parse_body(body, body_optional)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            result = func(principal, **kwargs)
+            if isinstance(result, Response):
+                return result
+            code = status
+            if isinstance(result, tuple):
+                result, code = result
+            return current_app.response_class(
+                json.dumps(dump(result), ensure_ascii=False),
+                status=code,
+                mimetype="application/json",
+            )
+
+        api.add_url_rule(rule, endpoint=func.__name__, view_func=view, methods=[method])
+        return view
+
+    return decorate
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        kind, _, value = text.partition(":")
+        if kind != "id" or not value.isdigit() or len(value) > 18:
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeError):
+        raise Unprocessable(
+            "The cursor is not one this API gave out.",
+            [{"field": "cursor", "message": "Invalid cursor."}],
+        ) from None
+
+
+def paginate(
+    session: Session, stmt: Select[Any], id_column: Any, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """Newest first by id; returns the page and the cursor for the next one."""
+    if cursor:
+        stmt = stmt.where(id_column < decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1].id)
+    return rows, None
+
+
+def problem_for(exc: DomainError) -> Response:
+    return problem(exc.status, exc.title, exc.detail, exc.errors)

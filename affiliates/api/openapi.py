@@ -1,0 +1,104 @@
+"""The OpenAPI 3.1 document, generated from the routes and the pydantic schemas that
+validate them: nothing here is written by hand per route."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from affiliates.api.core import ENDPOINTS, api
+from affiliates.api.schemas import Problem
+
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+REF = "#/components/schemas/{model}"
+ERRORS = {
+    400: "Malformed request",
+    401: "Missing or unknown API key",
+    403: "Scope too narrow",
+    404: "Unknown id, or not yours",
+    422: "Validation failed",
+}
+
+
+def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = []
+    for converter, name in _CONVERTER.findall(rule):
+        kind = "integer" if converter == "int" else "string"
+        params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+    return _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule), params
+
+
+def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF, mode="validation")
+    schemas.update(schema.pop("$defs", {}))
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
+    """The whole document."""
+    models: list[tuple[type[BaseModel], Any]] = [(Problem, "serialization")]
+    for ep in ENDPOINTS:
+        if ep.body is not None:
+            models.append((ep.body, "validation"))
+        if ep.response is not None:
+            models.append((ep.response, "serialization"))
+    refs, defs = models_json_schema(models, ref_template=REF)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in ENDPOINTS:
+        path, params = _path_and_params(ep.rule)
+        if ep.query is not None:
+            params += _query_params(ep.query, schemas)
+        operation: dict[str, Any] = {
+            "operationId": f"{ep.method.lower()}_{path.strip('/').replace('/', '_')}",
+            "summary": ep.summary,
+            "parameters": params,
+            "security": [{"bearer": []}],
+            "x-scopes": ["admin", *ep.scopes],
+            "responses": {},
+        }
+        if ep.body is not None:
+            operation["requestBody"] = {
+                "required": not ep.body_optional,
+                "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+            }
+        ok: dict[str, Any] = {"description": "Success"}
+        if ep.response is not None:
+            ok["content"] = {ep.content_type: {"schema": refs[(ep.response, "serialization")]}}
+        operation["responses"][str(ep.status)] = ok
+        problem_ref = refs[(Problem, "serialization")]
+        for code, text in {**ERRORS, **ep.responses}.items():
+            operation["responses"][str(code)] = {
+                "description": text,
+                "content": {"application/problem+json": {"schema": problem_ref}},
+            }
+        paths.setdefault(base_url + path, {})[ep.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "affiliates API",
+            "version": "1.0.0",
+            "description": "Affiliate and referral tracking: offers, partners, tracked links, "
+            "promo codes, conversions and stats. Money is a decimal string with two places.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@api.get("/openapi.json")
+def openapi_document():  # type: ignore[no-untyped-def]
+    """The OpenAPI document for every /api/v1 route (public, like the contract)."""
+    return jsonify(build_document())

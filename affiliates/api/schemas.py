@@ -1,0 +1,407 @@
+"""Request and response schemas: they validate input and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from babel.numbers import list_currencies
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+from affiliates.urls import UrlError, check_hostname, check_url
+
+CURRENCIES = frozenset(list_currencies())
+METHODS = ("promo_code", "click", "utm", "customer")
+MAX_MONEY = Decimal("1000000000000")
+
+
+def _money_text(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _iso(value: dt.datetime) -> str:
+    return _utc(value).isoformat().replace("+00:00", "Z")
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("Expected a number, not a boolean.")
+    return value
+
+
+def _url(value: str) -> str:
+    try:
+        return check_url(value)
+    except UrlError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _hostname(value: str) -> str:
+    try:
+        return check_hostname(value)
+    except UrlError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if code not in CURRENCIES:
+        raise ValueError("Not an ISO 4217 currency code.")
+    return code
+
+
+MoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False, examples=["1499.00"]),
+]
+PositiveMoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(gt=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False, examples=["1499.00"]),
+]
+PercentIn = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False, examples=["15.00"]),
+]
+Money = Annotated[
+    Decimal, PlainSerializer(_money_text, return_type=str), Field(examples=["1499.00"])
+]
+Timestamp = Annotated[dt.datetime, PlainSerializer(_iso, return_type=str)]
+TimestampIn = Annotated[dt.datetime, AfterValidator(_utc)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(_url)
+]
+Hostname = Annotated[str, StringConstraints(max_length=253), AfterValidator(_hostname)]
+Currency = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=3),
+    AfterValidator(_currency),
+]
+UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Id = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=2**53)]
+Method = Literal["promo_code", "click", "utm", "customer"]
+PartnerStatus = Literal["active", "pending", "suspended"]
+PromoCodeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=64),
+    AfterValidator(lambda v: _promo_code(v)),
+]
+
+
+def _promo_code(value: str) -> str:
+    if not re.fullmatch(r"[^\W_][\w-]*", value):
+        raise ValueError("Use letters, digits, '-' and '_' only, starting with a letter or digit.")
+    return value
+
+
+def _unique_methods(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("Each method may appear once.")
+    return value
+
+
+Priority = Annotated[
+    list[Method], Field(min_length=1, max_length=4), AfterValidator(_unique_methods)
+]
+
+
+class Input(BaseModel):
+    """Requests: unknown fields are an error, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=10_000)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class ListQuery(Input):
+    model_config = ConfigDict(extra="ignore")
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=200)
+
+
+# Offers ---------------------------------------------------------------------------------
+
+
+class OfferCreate(Input):
+    name: Name
+    destination_url: Url
+    allowed_domains: list[Hostname] | None = Field(None, max_length=50)
+    currency: Currency = "RUB"
+    attribution_window_days: int = Field(30, ge=1, le=3650)
+    hold_days: int = Field(30, ge=0, le=3650)
+    target_cac: MoneyIn | None = None
+    max_discount_percent: PercentIn | None = None
+    min_click_to_conversion_seconds: int = Field(10, ge=0, le=86_400)
+    attribution_priority: Priority = Field(default_factory=lambda: list(METHODS))
+
+
+class OfferUpdate(Input):
+    name: Name | None = None
+    destination_url: Url | None = None
+    allowed_domains: list[Hostname] | None = Field(None, min_length=1, max_length=50)
+    currency: Currency | None = None
+    attribution_window_days: int | None = Field(None, ge=1, le=3650)
+    hold_days: int | None = Field(None, ge=0, le=3650)
+    target_cac: MoneyIn | None = None
+    max_discount_percent: PercentIn | None = None
+    min_click_to_conversion_seconds: int | None = Field(None, ge=0, le=86_400)
+    attribution_priority: Priority | None = None
+    status: Literal["active", "archived"] | None = None
+
+
+class OfferOut(Output):
+    id: int
+    name: str
+    slug: str
+    destination_url: str
+    allowed_domains: list[str]
+    currency: str
+    attribution_window_days: int
+    hold_days: int
+    target_cac: Money | None
+    max_discount_percent: Money | None
+    min_click_to_conversion_seconds: int
+    attribution_priority: list[str]
+    status: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# Partners -------------------------------------------------------------------------------
+
+
+class PartnerCreate(Input):
+    name: Name
+    email: EmailStr = Field(max_length=320)
+    password: str | None = Field(None, min_length=8, max_length=200)
+    status: PartnerStatus = "active"
+
+
+class PartnerUpdate(Input):
+    name: Name | None = None
+    email: EmailStr | None = Field(None, max_length=320)
+    password: str | None = Field(None, min_length=8, max_length=200)
+    status: PartnerStatus | None = None
+
+
+class PartnerOut(Output):
+    id: int
+    name: str
+    email: str
+    ref_code: str
+    status: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PartnerQuery(ListQuery):
+    status: PartnerStatus | None = None
+
+
+class ApiKeyCreate(Input):
+    name: str = Field("", max_length=200)
+
+
+class ApiKeyOut(BaseModel):
+    key: str
+    scope: str
+    partner_id: int | None
+
+
+# Links ----------------------------------------------------------------------------------
+
+
+class LinkCreate(Input):
+    partner_id: Id | None = None
+    offer_id: Id
+    destination_url: Url | None = None
+    utm_source: UtmValue | None = None
+    utm_medium: UtmValue | None = None
+    utm_campaign: UtmValue | None = None
+    utm_content: UtmValue | None = None
+    utm_term: UtmValue | None = None
+    sub_id: UtmValue | None = None
+
+
+class LinkUpdate(Input):
+    archived: bool | None = None
+    utm_source: UtmValue | None = None
+    utm_medium: UtmValue | None = None
+    utm_campaign: UtmValue | None = None
+    utm_content: UtmValue | None = None
+    utm_term: UtmValue | None = None
+    sub_id: UtmValue | None = None
+
+
+class LinkOut(Output):
+    id: int
+    code: str
+    url: str
+    destination_url: str
+    partner_id: int
+    offer_id: int
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    utm_content: str | None
+    utm_term: str | None
+    sub_id: str | None
+    archived: bool
+    created_at: Timestamp
+
+
+class LinkQuery(ListQuery):
+    partner_id: Id | None = None
+    offer_id: Id | None = None
+    archived: bool | None = None
+
+
+# Promo codes ----------------------------------------------------------------------------
+
+
+class PromoCodeCreate(Input):
+    code: PromoCodeText
+    partner_id: Id
+    offer_id: Id
+    discount_type: Literal["percent", "amount"]
+    discount_value: PositiveMoneyIn
+    max_uses: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_uses_per_customer: int | None = Field(None, ge=1, le=2**31 - 1)
+    min_order_amount: MoneyIn | None = None
+    valid_from: TimestampIn | None = None
+    valid_until: TimestampIn | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PromoCodeCreate:
+        if self.discount_type == "percent" and self.discount_value > 100:
+            raise ValueError("discount_value: a percent discount cannot exceed 100.")
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from.")
+        return self
+
+
+class PromoCodeUpdate(Input):
+    active: bool | None = None
+    max_uses: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_uses_per_customer: int | None = Field(None, ge=1, le=2**31 - 1)
+    min_order_amount: MoneyIn | None = None
+    valid_from: TimestampIn | None = None
+    valid_until: TimestampIn | None = None
+
+
+class PromoCodeOut(Output):
+    id: int
+    code: str
+    partner_id: int
+    offer_id: int
+    discount_type: str
+    discount_value: Money
+    max_uses: int | None
+    uses: int
+    max_uses_per_customer: int | None
+    min_order_amount: Money | None
+    valid_from: Timestamp | None
+    valid_until: Timestamp | None
+    active: bool
+    created_at: Timestamp
+
+
+class PromoCodeQuery(ListQuery):
+    partner_id: Id | None = None
+    offer_id: Id | None = None
+
+
+class PromoCheckQuery(Input):
+    model_config = ConfigDict(extra="ignore")
+    offer_id: Id | None = None
+    amount: MoneyIn | None = None
+    customer_id: str | None = Field(None, max_length=200)
+
+
+class PromoCheckOut(BaseModel):
+    code: str
+    valid: bool
+    reason: (
+        Literal[
+            "unknown", "inactive", "not_started", "expired", "exhausted", "min_order", "other_offer"
+        ]
+        | None
+    )
+    discount_type: str | None
+    discount_value: Money | None
+    discount: Money | None
+
+
+# Stats ----------------------------------------------------------------------------------
+
+
+class StatsQuery(Input):
+    model_config = ConfigDict(extra="ignore")
+    partner_id: Id | None = None
+    offer_id: Id | None = None
+    from_: TimestampIn | dt.date | None = Field(None, alias="from")
+    to: TimestampIn | dt.date | None = None
+    group_by: Literal["day", "link", "utm_campaign", "sub_id", "promo_code"] | None = None
+
+
+class StatsFigures(BaseModel):
+    clicks: int
+    unique_clicks: int
+    bot_clicks: int
+    conversions: int
+    sales_amount: Money
+    commission_pending: Money
+    commission_approved: Money
+    commission_paid: Money
+    conversion_rate: Decimal = Field(description="Conversions per counted click, 4 places.")
+    epc: Money = Field(description="Earnings (commission) per counted click.")
+
+
+class StatsRow(StatsFigures):
+    key: str | None
+
+
+class StatsOut(BaseModel):
+    totals: StatsFigures
+    rows: list[StatsRow]
+
+
+class Problem(BaseModel):
+    """application/problem+json"""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]]

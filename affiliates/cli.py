@@ -1,0 +1,169 @@
+"""The `affiliates` console script: a Flask CLI group with the contract's commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from affiliates.exceptions import DomainError
+
+
+def _create_app() -> Flask:
+    from affiliates import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    """Entry point of the `affiliates` console script."""
+    cli = FlaskGroup(create_app=_create_app, add_default_commands=True, load_dotenv=False,
+                     help="affiliates: affiliate and referral tracking.")  # fmt: skip
+    cli.main(prog_name="affiliates")
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    app.cli.add_command(db_group)
+    for command in (demo, create_admin, create_api_key, serve):
+        app.cli.add_command(command)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to DATABASE_URL."""
+    from affiliates import migrate
+
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database is at {revision}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert Alembic migrations down to REVISION."""
+    from affiliates import migrate
+
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database is at {revision}.")
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Fail when the models and the migrated database disagree."""
+    from affiliates import migrate
+    from affiliates.extensions import db
+
+    drift = migrate.schema_drift(db.engine)  # type: ignore[arg-type]
+    if drift:
+        for diff in drift:
+            click.echo(f"drift: {diff}", err=True)
+        raise SystemExit(1)
+    click.echo("Models and migrations agree.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Load the demo program (idempotent) and print its logins and API key."""
+    from affiliates import demo as demo_module
+    from affiliates.extensions import db
+
+    summary = demo_module.load(db.session, current_app.config["BASE_URL"])
+    for line in summary:
+        click.echo(line)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--password", required=True, help="At least 8 characters.")
+@with_appcontext
+def create_admin(email: str, password: str) -> None:
+    """Create a staff login (or reset its password)."""
+    from affiliates.extensions import db
+    from affiliates.models import User
+    from affiliates.security import hash_password
+
+    if len(password) < 8:
+        raise click.BadParameter("At least 8 characters.", param_hint="--password")
+    email = email.strip().lower()
+    if "@" not in email:
+        raise click.BadParameter("Not an email address.", param_hint="EMAIL")
+    session = db.session
+    user = session.scalar(select(User).where(User.email == email))
+    if user is not None and user.role != "admin":
+        raise click.ClickException(f"{email} is a partner's login.")
+    if user is None:
+        session.add(User(email=email, password_hash=hash_password(password), role="admin"))
+        verb = "Created"
+    else:
+        user.password_hash = hash_password(password)
+        verb = "Updated"
+    session.commit()
+    click.echo(f"{verb} admin {email}.")
+
+
+@click.command("create-api-key")
+@click.option("--scope", type=click.Choice(["admin", "conversions"]), required=True)
+@click.option("--name", default="", help="A label to recognise the key by.")
+@with_appcontext
+def create_api_key(scope: str, name: str) -> None:
+    """Create an API key; prints it alone on the last line (only its hash is stored)."""
+    from affiliates.extensions import db
+    from affiliates.services import api_keys
+
+    try:
+        key = api_keys.issue(db.session, scope, name=name)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Created a {scope} key{f' ({name})' if name else ''}; it is shown once:")
+    click.echo(key)
+
+
+def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads: int) -> list[str]:
+    """The gunicorn command line `serve` runs."""
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    argv = [
+        gunicorn,
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--worker-class", worker_class,
+        "--backlog", "2048",
+        "--graceful-timeout", "20",
+        "--access-logfile", "-" if os.environ.get("AFFILIATES_ACCESS_LOG") else "/dev/null",
+        "--forwarded-allow-ips", "127.0.0.1",
+    ]  # fmt: skip
+    if worker_class == "gthread":
+        argv += ["--threads", str(threads)]
+    return [*argv, "affiliates.wsgi:app"]
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=None, type=click.IntRange(1, 256),
+              help="Worker processes (default: 2 per CPU + 1).")  # fmt: skip
+@click.option("--worker-class", default="sync", type=click.Choice(["sync", "gthread"]),
+              show_default=True)  # fmt: skip
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int | None, worker_class: str, threads: int) -> None:
+    """Run the production server (gunicorn)."""
+    count = workers or (os.cpu_count() or 1) * 2 + 1
+    argv = gunicorn_argv(host, port, count, worker_class, threads)
+    click.echo(f"Serving on http://{host}:{port} with {count} {worker_class} workers.")
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - replace this process with gunicorn

@@ -1,0 +1,175 @@
+"""The demo program: an online shop in RUB, three partners and a few months of clicks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import random
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from affiliates.database import utcnow
+from affiliates.models import ApiKey, Click, Link, Offer, Partner, User
+from affiliates.security import hash_password
+from affiliates.services import links, program, promo_codes
+from tracking.visitors import VisitorHasher, is_bot
+
+OFFER_SLUG = "romashka-shop"
+ADMIN = ("admin@demo.affiliates.local", "demo-admin-pass")
+PARTNERS = [
+    # name, email, password (None: no cabinet login), links as (utm_content, sub_id, weight)
+    ("Анна Смирнова — блог о гаджетах", "anna@blog.example", "demo-partner-pass",
+     [("youtube-review", "yt-2026-09", 5), ("telegram-post", "tg", 3), ("blog-top10", None, 2)]),
+    ("Магазин «Техника на Тверской»", "shop@tverskaya.example", "demo-shop-pass",
+     [("qr-at-till", "till-1", 2)]),
+    ("ТехноОпт (реселлер)", "sales@technoopt.example", None,
+     [("catalogue", "b2b", 2), ("newsletter", "mail-oct", 1)]),
+]  # fmt: skip
+CODES = [
+    ("ANNA10", 0, "percent", Decimal("10"), None, None),
+    ("TVERSKAYA500", 1, "amount", Decimal("500.00"), Decimal("3000.00"), None),
+    ("OPT15", 2, "percent", Decimal("15"), None, 1000),
+]
+BROWSERS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36 YaBrowser/24.10",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.0 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+]
+BOTS = [
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "TelegramBot (like TwitterBot)",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+]
+REFERERS = ["https://www.youtube.com/", "https://t.me/", "https://dzen.ru/", "", ""]
+DAYS = 90
+
+
+def demo_api_key(secret: str) -> str:
+    """The demo admin key, derived from SECRET_KEY so it can be printed again."""
+    digest = hmac.new(secret.encode(), b"affiliates-demo-admin-key", hashlib.sha256).hexdigest()
+    return f"aff_{digest[:12]}_{digest[12:44]}"
+
+
+def load(session: Session, base_url: str) -> list[str]:
+    """Create the demo program once; print how to use it every time."""
+    created = session.scalar(select(Offer).where(Offer.slug == OFFER_SLUG)) is None
+    if created:
+        _create(session)
+    key = demo_api_key(current_app.config["SECRET_KEY"])
+    prefix = key.split("_")[1]
+    if session.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) is None:
+        session.add(
+            ApiKey(prefix=prefix, key_hash=hashlib.sha256(key.encode()).hexdigest(),
+                   name="demo admin key", scope="admin")
+        )  # fmt: skip
+        session.commit()
+    first_link = session.scalar(select(Link).order_by(Link.id))
+    lines = [
+        "Demo program " + ("loaded." if created else "already loaded; nothing changed."),
+        f"  Admin login:    {ADMIN[0]} / {ADMIN[1]}",
+    ]
+    for _name, email, password, _links in PARTNERS:
+        if password:
+            lines.append(f"  Partner login:  {email} / {password}")
+    if first_link is not None:
+        lines.append(f"  A tracked link: {base_url}/r/{first_link.code}")
+    lines.append(f"  Stats:          curl -H 'Authorization: Bearer {key}' {base_url}/api/v1/stats")
+    lines.append("  Demo admin API key:")
+    lines.append(key)
+    return lines
+
+
+def _create(session: Session) -> None:
+    offer = program.create_offer(
+        session,
+        {
+            "name": "Интернет-магазин «Ромашка»",
+            "destination_url": "https://shop.romashka.example/",
+            "allowed_domains": ["shop.romashka.example", "romashka.example"],
+            "currency": "RUB",
+            "target_cac": Decimal("1500.00"),
+            "max_discount_percent": Decimal("20"),
+        },
+    )
+    offer.slug = OFFER_SLUG
+    session.add(User(email=ADMIN[0], password_hash=hash_password(ADMIN[1]), role="admin"))
+    session.commit()
+    partners: list[Partner] = []
+    made: list[tuple[Link, int]] = []
+    for name, email, password, link_specs in PARTNERS:
+        partner = program.create_partner(session, name, email, password, "active")
+        partners.append(partner)
+        for content, sub_id, weight in link_specs:
+            link = links.create_link(
+                session, partner.id, offer.id, utm_content=content, sub_id=sub_id,
+                destination_url="https://shop.romashka.example/catalog/smartphones"
+                if content == "youtube-review" else None,
+            )  # fmt: skip
+            made.append((link, weight))
+    for code, owner, kind, value, min_order, max_uses in CODES:
+        promo_codes.create_promo_code(
+            session,
+            {"code": code, "partner_id": partners[owner].id, "offer_id": offer.id,
+             "discount_type": kind, "discount_value": value, "min_order_amount": min_order,
+             "max_uses": max_uses, "max_uses_per_customer": None, "valid_from": None,
+             "valid_until": None},
+        )  # fmt: skip
+    _clicks(session, made)
+
+
+def _clicks(session: Session, made: list[tuple[Link, int]]) -> None:
+    """A few months of clicks: weekly rhythm, growth, returning visitors and some bots."""
+    rng = random.Random(2026)  # noqa: S311 - demo data, not security
+    hasher = VisitorHasher(current_app.config["IP_HASH_KEY"])
+    visitors = [
+        (
+            f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            rng.choice(BROWSERS),
+        )
+        for _ in range(4000)
+    ]
+    end = utcnow().replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for day in range(DAYS, 0, -1):
+        date = end - dt.timedelta(days=day)
+        growth = 1 + (DAYS - day) / DAYS
+        weekend = 1.4 if date.weekday() >= 5 else 1.0
+        for link, weight in made:
+            for _ in range(int(rng.gauss(9, 3) * weight * growth * weekend)):
+                if rng.random() < 0.05:
+                    ip, agent = (
+                        f"66.249.{rng.randrange(64, 80)}.{rng.randrange(255)}",
+                        rng.choice(BOTS),
+                    )
+                else:
+                    ip, agent = rng.choice(visitors)
+                bot = is_bot(agent)
+                at = date + dt.timedelta(seconds=rng.randrange(86_400))
+                rows.append(
+                    {
+                        "id": f"demo{rng.getrandbits(96):024x}",
+                        "link_id": link.id, "partner_id": link.partner_id,
+                        "offer_id": link.offer_id, "created_at": at,
+                        "ip_hash": hasher.ip_hash(ip), "visitor_key": hasher.visitor_key(ip, agent),
+                        "user_agent": agent, "referer": rng.choice(REFERERS),
+                        "utm_source": link.utm_source, "utm_medium": link.utm_medium,
+                        "utm_campaign": link.utm_campaign, "utm_content": link.utm_content,
+                        "utm_term": None, "sub_id": link.sub_id,
+                        "params": json.dumps({"demo": "1"}) if rng.random() < 0.02 else None,
+                        "is_bot": bot, "attributable": not bot,
+                    }
+                )  # fmt: skip
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Click), rows[start : start + 5000])
+    session.commit()

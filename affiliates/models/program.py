@@ -1,0 +1,88 @@
+"""Offers (what is promoted) and partners (who promotes it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from affiliates.database import Base, Percent, utcnow
+
+DEFAULT_PRIORITY = ["promo_code", "click", "utm", "customer"]
+
+
+class Offer(Base):
+    """A merchant's program: where links lead and the terms of attribution."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        CheckConstraint("attribution_window_days >= 0", name="window_not_negative"),
+        CheckConstraint("hold_days >= 0", name="hold_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    destination_url: Mapped[str] = mapped_column(String(2048))
+    allowed_domains: Mapped[list[str]] = mapped_column(JSON)
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    attribution_window_days: Mapped[int] = mapped_column(default=30)
+    hold_days: Mapped[int] = mapped_column(default=30)
+    target_cac: Mapped[Decimal | None]
+    max_discount_percent: Mapped[Decimal | None] = mapped_column(Percent())
+    min_click_to_conversion_seconds: Mapped[int] = mapped_column(default=10)
+    attribution_priority: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "slug": self.slug,
+            "destination_url": self.destination_url,
+            "allowed_domains": list(self.allowed_domains),
+            "currency": self.currency,
+            "attribution_window_days": self.attribution_window_days,
+            "hold_days": self.hold_days,
+            "target_cac": self.target_cac,
+            "max_discount_percent": self.max_discount_percent,
+            "min_click_to_conversion_seconds": self.min_click_to_conversion_seconds,
+            "attribution_priority": list(self.attribution_priority),
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class Partner(Base):
+    """A blogger, shop or reseller who brings customers."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    ref_code: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "ref_code": self.ref_code,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

@@ -1,0 +1,168 @@
+"""Program statistics: clicks, unique and bot clicks, and the conversion figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from affiliates.models import Click, PromoCode
+
+ZERO = Decimal("0.00")
+UNIQUE_WINDOW = dt.timedelta(hours=24)
+GROUPS = ("day", "link", "utm_campaign", "sub_id", "promo_code")
+
+
+@dataclass
+class Figures:
+    clicks: int = 0
+    unique_clicks: int = 0
+    bot_clicks: int = 0
+    conversions: int = 0
+    sales_amount: Decimal = ZERO
+    commission_pending: Decimal = ZERO
+    commission_approved: Decimal = ZERO
+    commission_paid: Decimal = ZERO
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        earned = self.commission_pending + self.commission_approved + self.commission_paid
+        rate = Decimal(self.conversions) / self.clicks if self.clicks else Decimal(0)
+        epc = earned / self.clicks if self.clicks else ZERO
+        return {
+            "clicks": self.clicks,
+            "unique_clicks": self.unique_clicks,
+            "bot_clicks": self.bot_clicks,
+            "conversions": self.conversions,
+            "sales_amount": self.sales_amount,
+            "commission_pending": self.commission_pending,
+            "commission_approved": self.commission_approved,
+            "commission_paid": self.commission_paid,
+            "conversion_rate": rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
+            "epc": epc.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        }
+
+
+def period(start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None):  # type: ignore[no-untyped-def]
+    """[start, end) in UTC; a date `to` includes that whole day."""
+    if isinstance(start, dt.date) and not isinstance(start, dt.datetime):
+        start = dt.datetime.combine(start, dt.time(), dt.UTC)
+    if isinstance(end, dt.date) and not isinstance(end, dt.datetime):
+        end = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
+    return start, end
+
+
+def _day(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(column, 1, 10)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+
+
+def _gap_at_least_a_day(session: Session, later: Any, earlier: Any) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) >= 1
+    return (later - earlier) >= UNIQUE_WINDOW
+
+
+def click_figures(
+    session: Session,
+    partner_id: int | None,
+    offer_id: int | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    group_by: str | None,
+) -> tuple[Figures, dict[str | None, Figures]]:
+    """Totals and per-group click figures for the filters."""
+    key_column: Any
+    if group_by == "day":
+        key_column = _day(session, Click.created_at)
+    elif group_by == "link":
+        key_column = cast(Click.link_id, String)
+    elif group_by in ("utm_campaign", "sub_id"):
+        key_column = getattr(Click, group_by)
+    else:
+        key_column = literal(None, String)
+    previous = func.lag(Click.created_at).over(
+        partition_by=(Click.link_id, Click.visitor_key, Click.is_bot), order_by=Click.created_at
+    )
+    conditions = []
+    if partner_id is not None:
+        conditions.append(Click.partner_id == partner_id)
+    if offer_id is not None:
+        conditions.append(Click.offer_id == offer_id)
+    if start is not None:
+        # look back one window so the first clicks of the period are judged fairly
+        conditions.append(Click.created_at >= start - UNIQUE_WINDOW)
+    if end is not None:
+        conditions.append(Click.created_at < end)
+    inner = (
+        select(
+            key_column.label("key"),
+            Click.created_at.label("created_at"),
+            Click.is_bot.label("is_bot"),
+            previous.label("previous"),
+        )
+        .where(and_(True, *conditions))
+        .subquery()
+    )
+    unique = and_(
+        inner.c.is_bot.is_(False),
+        or_(inner.c.previous.is_(None), _gap_at_least_a_day(session, inner.c.created_at,
+                                                            inner.c.previous)),
+    )  # fmt: skip
+    human = case((inner.c.is_bot.is_(False), 1), else_=0)
+    stmt = select(
+        inner.c.key,
+        func.coalesce(func.sum(human), 0),
+        func.coalesce(func.sum(case((unique, 1), else_=0)), 0),
+        func.coalesce(func.sum(cast(inner.c.is_bot, Integer)), 0),
+    ).group_by(inner.c.key)
+    if start is not None:
+        stmt = stmt.where(inner.c.created_at >= start)
+    totals = Figures()
+    rows: dict[str | None, Figures] = {}
+    for key, clicks, uniques, bots in session.execute(stmt):
+        if group_by is None or group_by == "promo_code":
+            key = None
+        figures = rows.setdefault(key, Figures())
+        figures.clicks += int(clicks)
+        figures.unique_clicks += int(uniques)
+        figures.bot_clicks += int(bots)
+        totals.clicks += int(clicks)
+        totals.unique_clicks += int(uniques)
+        totals.bot_clicks += int(bots)
+    if group_by is None:
+        return totals, {}
+    if group_by == "promo_code":
+        # Clicks carry no promo code; codes appear with the conversions they brought.
+        stmt_codes = select(PromoCode.code)
+        if partner_id is not None:
+            stmt_codes = stmt_codes.where(PromoCode.partner_id == partner_id)
+        if offer_id is not None:
+            stmt_codes = stmt_codes.where(PromoCode.offer_id == offer_id)
+        return totals, {code: Figures() for code in session.scalars(stmt_codes)}
+    return totals, rows
+
+
+def stats(
+    session: Session,
+    partner_id: int | None = None,
+    offer_id: int | None = None,
+    start: dt.datetime | dt.date | None = None,
+    end: dt.datetime | dt.date | None = None,
+    group_by: str | None = None,
+) -> dict[str, Any]:
+    """The contract's stats document."""
+    start, end = period(start, end)
+    totals, rows = click_figures(session, partner_id, offer_id, start, end, group_by)
+    ordered = sorted(rows.items(), key=lambda item: (item[0] is None, item[0] or ""))
+    if group_by == "day":
+        ordered.reverse()  # newest first, like every list
+    return {
+        "totals": totals.as_dict(),
+        "rows": [{"key": key, **figures.as_dict()} for key, figures in ordered],
+    }

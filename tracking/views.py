@@ -1,0 +1,93 @@
+"""The redirector: GET /r/<code> records the click, then answers 302."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from tracking.clicklog import ClickLog, ClickRow, LinkTarget
+from tracking.utm import UTM_FIELDS, add_click_id, with_params
+from tracking.visitors import VisitorHasher, is_bot
+
+tracking = Blueprint("tracking", __name__)
+
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_MAX_PARAMS = 20
+_MAX_VALUE = 200
+
+
+def _clicklog() -> ClickLog:
+    return current_app.extensions["clicklog"]
+
+
+def _extra_params(args: dict[str, str]) -> str | None:
+    """Query parameters other than UTM and sub_id, bounded, as JSON."""
+    extra = {
+        key[:_MAX_VALUE]: value[:_MAX_VALUE]
+        for key, value in list(args.items())[:_MAX_PARAMS]
+        if key not in UTM_FIELDS and key != "sub_id"
+    }
+    return json.dumps(extra, ensure_ascii=False) if extra else None
+
+
+def _target_url(link: LinkTarget, args: dict[str, str], click_id: str) -> tuple[str, dict]:
+    """The redirect URL and the UTM values to record; UTM on the tracked link override."""
+    overrides = {key: args[key][:_MAX_VALUE] for key in UTM_FIELDS if args.get(key)}
+    if not overrides:
+        return add_click_id(*link.target, click_id), link.utm
+    utm = {**link.utm, **overrides}
+    return add_click_id(*with_params(link.destination_url, utm), click_id), utm
+
+
+@tracking.route("/r/<code>", methods=["GET", "HEAD"])
+def redirect(code: str) -> Response:
+    """Record the click durably, then send the visitor on with UTM tags and the click id."""
+    if not _CODE.match(code):
+        return _not_found()
+    clicklog = _clicklog()
+    link = clicklog.lookup(code)
+    if link is None:
+        return _not_found()
+    args = request.args.to_dict(flat=True) if request.args else {}
+    click_id = secrets.token_urlsafe(16)
+    location, utm = _target_url(link, args, click_id)
+    user_agent = request.headers.get("User-Agent", "")[:512]
+    ip = request.remote_addr or ""
+    hasher: VisitorHasher = current_app.extensions["visitor_hasher"]
+    bot = is_bot(user_agent)
+    clicklog.record(
+        ClickRow(
+            id=click_id,
+            link_id=link.link_id,
+            partner_id=link.partner_id,
+            offer_id=link.offer_id,
+            created_at=current_app.extensions["clock"](),
+            ip_hash=hasher.ip_hash(ip),
+            visitor_key=hasher.visitor_key(ip, user_agent),
+            user_agent=user_agent,
+            referer=request.headers.get("Referer", "")[:1024],
+            sub_id=(args.get("sub_id") or link.sub_id or None),
+            params=_extra_params(args) if args else None,
+            is_bot=bot,
+            attributable=link.attributable and not bot,
+            **{key: (utm.get(key) or None) for key in UTM_FIELDS},
+        )
+    )
+    response = Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    response.set_cookie(
+        "aff_click_id",
+        click_id,
+        max_age=link.window_days * 86_400,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
+def _not_found() -> Response:
+    """A small, friendly page; no click is recorded."""
+    return Response(render_template("tracking/not_found.html"), status=404)
