@@ -30,6 +30,7 @@ test: dev-install
 lint: dev-install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: dev-install
 	$(BIN)/ruff format .

@@ -36,12 +36,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_blueprints(app: Flask) -> None:
     from affiliates.api import api
+    from affiliates.api.openapi import docs
     from affiliates.health import health
     from tracking.views import tracking
 
     app.register_blueprint(tracking)
     app.register_blueprint(health)
     app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(docs)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -142,7 +142,16 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.session_factory = sessionmaker(expire_on_commit=False)
-        self.session: scoped_session[Session] = scoped_session(self.session_factory)
+        self._scoped: scoped_session[Session] = scoped_session(self.session_factory)
+
+    @property
+    def session(self) -> Session:
+        """The session of the current thread (and so of the current request)."""
+        return self._scoped()
+
+    def remove(self) -> None:
+        """Close and forget the current thread's session."""
+        self._scoped.remove()
 
     def init_app(self, app: Any) -> None:
         self.engine = make_engine(app.config["DATABASE_URL"])
@@ -151,4 +160,4 @@ class Database:
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
-            self.session.remove()
+            self.remove()

@@ -21,7 +21,7 @@ from tracking.visitors import VisitorHasher, is_bot
 
 OFFER_SLUG = "romashka-shop"
 ADMIN = ("admin@demo.affiliates.local", "demo-admin-pass")
-PARTNERS = [
+PARTNERS: list[tuple[str, str, str | None, list[tuple[str, str | None, int]]]] = [
     # name, email, password (None: no cabinet login), links as (utm_content, sub_id, weight)
     ("Анна Смирнова — блог о гаджетах", "anna@blog.example", "demo-partner-pass",
      [("youtube-review", "yt-2026-09", 5), ("telegram-post", "tg", 3), ("blog-top10", None, 2)]),

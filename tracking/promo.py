@@ -70,11 +70,6 @@ def check_code(
     """Whether `code` may be used for this order now; reasons follow the contract."""
     if terms is None:
         return PromoCheck(code=code, valid=False, reason="unknown")
-    base = {
-        "code": terms.code,
-        "discount_type": terms.discount_type,
-        "discount_value": terms.discount_value,
-    }
     reason = None
     if not terms.active or partner_status != "active":
         reason = "inactive"
@@ -93,10 +88,10 @@ def check_code(
     ):
         reason = "min_order"
     if reason is not None:
-        return PromoCheck(valid=False, reason=reason, **base)
+        return PromoCheck(terms.code, False, reason, terms.discount_type, terms.discount_value)
     discount = None
     if amount is not None:
         discount = discount_for(
             terms.discount_type, terms.discount_value, amount, max_discount_percent
         )
-    return PromoCheck(valid=True, reason=None, discount=discount, **base)
+    return PromoCheck(terms.code, True, None, terms.discount_type, terms.discount_value, discount)

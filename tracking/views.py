@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
+from werkzeug.datastructures import Headers
 
-from tracking.clicklog import ClickLog, ClickRow, LinkTarget
+from tracking.clicklog import ClickRow, LinkTarget
 from tracking.utm import UTM_FIELDS, add_click_id, with_params
-from tracking.visitors import VisitorHasher, is_bot
+from tracking.visitors import is_bot
 
 tracking = Blueprint("tracking", __name__)
 
@@ -19,8 +21,17 @@ _MAX_PARAMS = 20
 _MAX_VALUE = 200
 
 
-def _clicklog() -> ClickLog:
-    return current_app.extensions["clicklog"]
+class RedirectResponse(Response):
+    """A 302 whose headers are already ASCII-safe (the target is IRI-encoded once, when the
+    link is cached), so werkzeug's per-response Location re-encoding is skipped."""
+
+    def get_wsgi_headers(self, environ: Any) -> Headers:
+        return self.headers
+
+
+def _text(value: str) -> str:
+    """A recorded query value: bounded, and without NULs (PostgreSQL text refuses them)."""
+    return value.replace("\x00", "")[:_MAX_VALUE]
 
 
 def _extra_params(args: dict[str, str]) -> str | None:
@@ -35,7 +46,7 @@ def _extra_params(args: dict[str, str]) -> str | None:
 
 def _target_url(link: LinkTarget, args: dict[str, str], click_id: str) -> tuple[str, dict]:
     """The redirect URL and the UTM values to record; UTM on the tracked link override."""
-    overrides = {key: args[key][:_MAX_VALUE] for key in UTM_FIELDS if args.get(key)}
+    overrides = {key: _text(args[key]) for key in UTM_FIELDS if _text(args.get(key, ""))}
     if not overrides:
         return add_click_id(*link.target, click_id), link.utm
     utm = {**link.utm, **overrides}
@@ -47,45 +58,46 @@ def redirect(code: str) -> Response:
     """Record the click durably, then send the visitor on with UTM tags and the click id."""
     if not _CODE.match(code):
         return _not_found()
-    clicklog = _clicklog()
-    link = clicklog.lookup(code)
+    extensions = current_app.extensions
+    state = extensions["tracking"]
+    link = state.clicklog.lookup(code)
     if link is None:
         return _not_found()
-    args = request.args.to_dict(flat=True) if request.args else {}
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    args = req.args.to_dict(flat=True) if req.args else {}
     click_id = secrets.token_urlsafe(16)
     location, utm = _target_url(link, args, click_id)
-    user_agent = request.headers.get("User-Agent", "")[:512]
-    ip = request.remote_addr or ""
-    hasher: VisitorHasher = current_app.extensions["visitor_hasher"]
+    headers = req.headers
+    user_agent = headers.get("User-Agent", "")[:512]
+    ip = req.remote_addr or ""
     bot = is_bot(user_agent)
-    clicklog.record(
+    state.clicklog.record(
         ClickRow(
             id=click_id,
             link_id=link.link_id,
             partner_id=link.partner_id,
             offer_id=link.offer_id,
-            created_at=current_app.extensions["clock"](),
-            ip_hash=hasher.ip_hash(ip),
-            visitor_key=hasher.visitor_key(ip, user_agent),
+            created_at=extensions["clock"](),
+            ip_hash=state.hasher.ip_hash(ip),
+            visitor_key=state.hasher.visitor_key(ip, user_agent),
             user_agent=user_agent,
-            referer=request.headers.get("Referer", "")[:1024],
-            sub_id=(args.get("sub_id") or link.sub_id or None),
+            referer=headers.get("Referer", "")[:1024],
+            sub_id=(_text(args.get("sub_id", "")) or link.sub_id or None),
             params=_extra_params(args) if args else None,
             is_bot=bot,
             attributable=link.attributable and not bot,
             **{key: (utm.get(key) or None) for key in UTM_FIELDS},
         )
     )
-    response = Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
-    response.set_cookie(
-        "aff_click_id",
-        click_id,
-        max_age=link.window_days * 86_400,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    # Only now, with the click committed, does the visitor get sent on.
+    return RedirectResponse(
+        status=302,
+        headers=[
+            ("Location", location),
+            ("Cache-Control", "no-store"),
+            ("Set-Cookie", f"aff_click_id={click_id}; {link.cookie_attributes}{state.secure}"),
+        ],
     )
-    return response
 
 
 def _not_found() -> Response:

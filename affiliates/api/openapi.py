@@ -4,9 +4,10 @@ validate them: nothing here is written by hand per route."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
-from flask import jsonify
+from flask import Blueprint, Response, jsonify, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -42,6 +43,7 @@ def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[
     ]
 
 
+@cache
 def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
     """The whole document."""
     models: list[tuple[type[BaseModel], Any]] = [(Problem, "serialization")]
@@ -81,6 +83,14 @@ def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
                 "content": {"application/problem+json": {"schema": problem_ref}},
             }
         paths.setdefault(base_url + path, {})[ep.method.lower()] = operation
+    paths[base_url + "/openapi.json"] = {
+        "get": {
+            "operationId": "get_openapi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "The OpenAPI document"}},
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -99,6 +109,25 @@ def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
 
 
 @api.get("/openapi.json")
-def openapi_document():  # type: ignore[no-untyped-def]
+def openapi_document() -> Response:
     """The OpenAPI document for every /api/v1 route (public, like the contract)."""
     return jsonify(build_document())
+
+
+docs = Blueprint("docs", __name__)
+
+
+@docs.get("/")
+def reference() -> str:
+    """A readable API reference, rendered from the same document."""
+    document = build_document()
+    operations = [
+        (path, method.upper(), operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    return render_template(
+        "api_reference.html",
+        operations=operations,
+        schemas=document["components"]["schemas"],
+    )

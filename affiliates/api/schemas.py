@@ -121,6 +121,10 @@ def _unique_methods(value: list[str]) -> list[str]:
     return value
 
 
+def _default_priority() -> list[Method]:
+    return ["promo_code", "click", "utm", "customer"]
+
+
 Priority = Annotated[
     list[Method], Field(min_length=1, max_length=4), AfterValidator(_unique_methods)
 ]
@@ -163,7 +167,7 @@ class OfferCreate(Input):
     target_cac: MoneyIn | None = None
     max_discount_percent: PercentIn | None = None
     min_click_to_conversion_seconds: int = Field(10, ge=0, le=86_400)
-    attribution_priority: Priority = Field(default_factory=lambda: list(METHODS))
+    attribution_priority: Priority = Field(default_factory=lambda: _default_priority())
 
 
 class OfferUpdate(Input):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Integer, Interval, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from affiliates.models import Click, PromoCode
@@ -47,13 +47,17 @@ class Figures:
         }
 
 
-def period(start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None):  # type: ignore[no-untyped-def]
+def period(
+    start: dt.datetime | dt.date | None, end: dt.datetime | dt.date | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
     """[start, end) in UTC; a date `to` includes that whole day."""
-    if isinstance(start, dt.date) and not isinstance(start, dt.datetime):
-        start = dt.datetime.combine(start, dt.time(), dt.UTC)
-    if isinstance(end, dt.date) and not isinstance(end, dt.datetime):
-        end = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
-    return start, end
+    return _instant(start, 0), _instant(end, 1)
+
+
+def _instant(value: dt.datetime | dt.date | None, days_after: int) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time(), dt.UTC) + dt.timedelta(days=days_after)
 
 
 def _day(session: Session, column: Any) -> Any:
@@ -65,7 +69,8 @@ def _day(session: Session, column: Any) -> Any:
 def _gap_at_least_a_day(session: Session, later: Any, earlier: Any) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) >= 1
-    return (later - earlier) >= UNIQUE_WINDOW
+    # typed, or the window would be bound as a timestamp (the columns' own type)
+    return (later - earlier) >= literal(UNIQUE_WINDOW, Interval())
 
 
 def click_figures(
@@ -157,8 +162,8 @@ def stats(
     group_by: str | None = None,
 ) -> dict[str, Any]:
     """The contract's stats document."""
-    start, end = period(start, end)
-    totals, rows = click_figures(session, partner_id, offer_id, start, end, group_by)
+    since, until = period(start, end)
+    totals, rows = click_figures(session, partner_id, offer_id, since, until, group_by)
     ordered = sorted(rows.items(), key=lambda item: (item[0] is None, item[0] or ""))
     if group_by == "day":
         ordered.reverse()  # newest first, like every list

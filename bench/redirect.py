@@ -1,0 +1,215 @@
+"""Redirect throughput: `affiliates serve` against a bare Flask 302, in the same run.
+
+Serves a bare Flask app that answers the same 302 from a dict under gunicorn's sync and
+gthread workers (the better is the ceiling), then the project under `affiliates serve`, drives
+each from loopback with wrk (every request on a new connection, `Connection: close`, since
+every click is a new visitor) and prints requests/s, p50/p99 latency, the ratio to the
+ceiling, and whether clicks recorded equal 302s served.
+
+    python bench/redirect.py [--duration 10] [--connections 50] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_3xx: int
+    errors: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 20.0) -> None:
+    parts = urllib.parse.urlsplit(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=1)
+        try:
+            conn.request("GET", parts.path)
+            conn.getresponse().read()
+            return
+        except OSError:  # not up yet
+            time.sleep(0.2)
+        finally:
+            conn.close()
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(name: str, url: str, duration: int, connections: int) -> Result:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+            "-H", "Connection: close", url]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    if "Latency Distribution" not in out or "Requests/sec" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return Result(name, rps, p50, p99, requests, int(non.group(1)) if non else 0,
+                  errors.group(0) if errors else "")  # fmt: skip
+
+
+class Server:
+    def __init__(self, argv: list[str], env: dict[str, str], ready_url: str) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own commands
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_ready(ready_url)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bare(worker_class: str, workers: int, threads: int, args: argparse.Namespace) -> Result:
+    port = free_port()
+    argv = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+            str(workers), "--worker-class", worker_class, "--threads", str(threads),
+            "--backlog", "2048", "--access-logfile", "/dev/null", "--chdir", str(ROOT / "bench"),
+            "bare_app:app"]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/r/bench001"
+    server = Server(argv, dict(os.environ), url)
+    try:
+        run_wrk("warm-up", url, 2, args.connections)
+        return run_wrk(f"bare Flask, {worker_class} x{workers}", url, args.duration,
+                       args.connections)  # fmt: skip
+    finally:
+        server.stop()
+
+
+def seed(env: dict[str, str]) -> str:
+    """Migrate the bench database and create one offer, partner and link; returns its code."""
+    subprocess.run([str(VENV_BIN / "affiliates"), "db", "upgrade"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    script = (
+        "from affiliates import create_app\n"
+        "from affiliates.extensions import db\n"
+        "from affiliates.services import links, program\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    o = program.create_offer(db.session, {'name': 'Bench shop',"
+        " 'destination_url': 'https://shop.example.com/item'})\n"
+        "    p = program.create_partner(db.session, 'Bench partner', 'bench@example.com')\n"
+        "    print(links.create_link(db.session, p.id, o.id).code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return out.strip().splitlines()[-1]
+
+
+def count_clicks(database_url: str) -> int:
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            return conn.execute("SELECT count(*) FROM clicks").fetchone()[0]
+    import psycopg
+
+    url = re.sub(r"^postgresql\+psycopg://", "postgresql://", database_url)
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM clicks").fetchone()[0]  # type: ignore[index]
+
+
+def tracked(args: argparse.Namespace, env: dict[str, str], code: str) -> tuple[Result, int]:
+    port = free_port()
+    argv = [str(VENV_BIN / "affiliates"), "serve", "--port", str(port), "--workers",
+            str(args.workers), "--worker-class", args.worker_class]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/r/{code}"
+    server = Server(argv, env, f"http://127.0.0.1:{port}/healthz")
+    try:
+        run_wrk("warm-up", url, 2, args.connections)
+        before = count_clicks(env["DATABASE_URL"])
+        result = run_wrk(f"affiliates serve, {args.worker_class} x{args.workers}", url,
+                         args.duration, args.connections)  # fmt: skip
+        time.sleep(0.5)  # let requests in flight when wrk stopped finish
+        recorded = count_clicks(env["DATABASE_URL"]) - before
+        return result, recorded
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="affiliates-bench-")
+    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    env = {**os.environ, "AFFILIATES_ENV": "production", "SECRET_KEY": "bench-secret",
+           "DATABASE_URL": database_url}  # fmt: skip
+    code = seed(env)
+    ceiling_runs = [
+        bare("sync", args.workers, 1, args),
+        bare("gthread", max(2, os.cpu_count() or 1), 8, args),
+    ]
+    ceiling = max(ceiling_runs, key=lambda r: r.rps)
+    result, recorded = tracked(args, env, code)
+    served = result.requests - result.non_3xx
+    print(f"\nRedirect benchmark ({args.duration}s each, {args.connections} connections, "
+          f"Connection: close, database {database_url.split(':')[0]})")  # fmt: skip
+    print(f"{'server':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
+    for run in [*ceiling_runs, result]:
+        print(f"{run.name:38} {run.rps:9.0f} {run.p50_ms:8.2f} {run.p99_ms:8.2f} "
+              f"{run.rps / ceiling.rps:7.2f}")  # fmt: skip
+        if run.errors:
+            print(f"   {run.errors}")
+    ratio = result.rps / ceiling.rps
+    p99_ratio = result.p99_ms / ceiling.p99_ms
+    lost = served - recorded
+    print(f"\nceiling: {ceiling.name}")
+    print(f"ratio to ceiling: {ratio:.2f} (target >= 0.60); p99 vs ceiling p99: {p99_ratio:.2f}x "
+          f"(target <= 2.0)")  # fmt: skip
+    print(f"302s served (wrk): {served}; clicks recorded: {recorded}; "
+          f"served without a click: {max(lost, 0)}; non-3xx: {result.non_3xx}")  # fmt: skip
+    ok = ratio >= 0.6 and p99_ratio <= 2.0 and lost <= 0 and result.non_3xx == 0
+    print("PASS" if ok else "FAIL")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
