@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=None,
     )
     app.config.update(config_module.load(config))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
     tracking.init_app(app, db.engine)
     if app.config["TRUSTED_PROXIES"]:

@@ -30,7 +30,7 @@ def main() -> None:
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     app.cli.add_command(db_group)
-    for command in (demo, create_admin, create_api_key, serve):
+    for command in (demo, create_admin, create_api_key, serve, approve_due, import_orders):
         app.cli.add_command(command)
 
 
@@ -120,18 +120,64 @@ def create_admin(email: str, password: str) -> None:
 @click.command("create-api-key")
 @click.option("--scope", type=click.Choice(["admin", "conversions"]), required=True)
 @click.option("--name", default="", help="A label to recognise the key by.")
+@click.option("--signed", is_flag=True, help="Require signed postbacks; prints the signing secret.")
 @with_appcontext
-def create_api_key(scope: str, name: str) -> None:
+def create_api_key(scope: str, name: str, signed: bool) -> None:
     """Create an API key; prints it alone on the last line (only its hash is stored)."""
+    import secrets
+
     from affiliates.extensions import db
     from affiliates.services import api_keys
 
+    secret = secrets.token_hex(32) if signed else None
     try:
-        key = api_keys.issue(db.session, scope, name=name)
+        key = api_keys.issue(db.session, scope, name=name, signing_secret=secret)
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
+    if secret:
+        click.echo(f"Signing secret (HMAC-SHA256 of 't.body'): {secret}")
     click.echo(f"Created a {scope} key{f' ({name})' if name else ''}; it is shown once:")
     click.echo(key)
+
+
+@click.command("approve-due")
+@with_appcontext
+def approve_due() -> None:
+    """Approve pending conversions past their hold (flagged ones wait for staff)."""
+    from affiliates.extensions import db
+    from affiliates.services import conversions
+
+    count = conversions.approve_due(db.session, current_app.extensions["clock"]())
+    click.echo(f"Approved {count} conversion{'s' if count != 1 else ''}.")
+
+
+@click.command("import-orders")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--offer", "offer_id", type=int, required=True, help="The offer's id.")
+@click.option("--chunk-size", default=5000, show_default=True, type=click.IntRange(1, 100_000))
+@with_appcontext
+def import_orders(path: str, offer_id: int, chunk_size: int) -> None:
+    """Import offline sales from CSV through the same attribution as the API."""
+    from affiliates.extensions import db
+    from affiliates.services import imports
+
+    try:
+        report = imports.import_orders(
+            db.session,
+            path,
+            offer_id,
+            secret=current_app.config["IP_HASH_KEY"],
+            now=current_app.extensions["clock"](),
+            chunk_size=chunk_size,
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    for line, message in report.errors:
+        click.echo(f"line {line}: {message}", err=True)
+    click.echo(
+        f"{report.created} imported, {report.repeated} already known, "
+        f"{len(report.errors)} rejected (of {report.rows} rows)."
+    )
 
 
 def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads: int) -> list[str]:

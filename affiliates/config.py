@@ -35,7 +35,6 @@ def defaults() -> dict[str, object]:
         "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "JSON_SORT_KEYS": False,
     }
 
 

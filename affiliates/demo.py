@@ -8,15 +8,16 @@ import hmac
 import json
 import random
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from affiliates.database import utcnow
-from affiliates.models import ApiKey, Click, Link, Offer, Partner, User
+from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, User
 from affiliates.security import hash_password
-from affiliates.services import links, program, promo_codes
+from affiliates.services import conversions, links, program, promo_codes
 from tracking.visitors import VisitorHasher, is_bot
 
 OFFER_SLUG = "romashka-shop"
@@ -125,10 +126,11 @@ def _create(session: Session) -> None:
              "max_uses": max_uses, "max_uses_per_customer": None, "valid_from": None,
              "valid_until": None},
         )  # fmt: skip
-    _clicks(session, made)
+    clicks = _clicks(session, made)
+    _conversions(session, offer, partners, clicks)
 
 
-def _clicks(session: Session, made: list[tuple[Link, int]]) -> None:
+def _clicks(session: Session, made: list[tuple[Link, int]]) -> list[dict[str, Any]]:
     """A few months of clicks: weekly rhythm, growth, returning visitors and some bots."""
     rng = random.Random(2026)  # noqa: S311 - demo data, not security
     hasher = VisitorHasher(current_app.config["IP_HASH_KEY"])
@@ -173,3 +175,58 @@ def _clicks(session: Session, made: list[tuple[Link, int]]) -> None:
     for start in range(0, len(rows), 5000):
         session.execute(insert(Click), rows[start : start + 5000])
     session.commit()
+    return rows
+
+
+def _conversions(
+    session: Session, offer: Offer, partners: list[Partner], clicks: list[dict[str, Any]]
+) -> None:
+    """About 2% of human clicks buy; the shop's till sells with its code; some refund;
+    a few arrive suspiciously fast; older ones are approved after their hold."""
+    rng = random.Random(7)  # noqa: S311 - demo data, not security
+    secret = current_app.config["IP_HASH_KEY"]
+    now = utcnow()
+    humans = [c for c in clicks if not c["is_bot"]]
+    made: list[int] = []
+    for n, click in enumerate(rng.sample(humans, k=len(humans) // 50)):
+        fast = rng.random() < 0.04
+        delay = (
+            dt.timedelta(seconds=rng.randrange(2, 8))
+            if fast
+            else dt.timedelta(minutes=rng.randrange(3, 600))
+        )
+        occurred = min(click["created_at"] + delay, now)
+        lead = rng.random() < 0.15
+        data: dict[str, Any] = {
+            "offer_id": offer.id,
+            "type": "lead" if lead else "sale",
+            "order_id": f"WEB-{10_000 + n}",
+            "amount": Decimal("0.00") if lead else Decimal(rng.randrange(900, 25_000)),
+            "click_id": click["id"],
+            "customer_id": f"cust-{rng.randrange(1500)}",
+            "occurred_at": occurred,
+        }
+        if not lead and rng.random() < 0.25:
+            data["promo_code"] = "ANNA10" if click["partner_id"] == partners[0].id else "OPT15"
+        made.append(
+            conversions.record(session, data, actor="demo", secret=secret, now=now).conversion.id
+        )
+    for n in range(120):  # the shop's till: offline sales with its promo code, no click
+        occurred = now - dt.timedelta(days=rng.randrange(1, DAYS), hours=rng.randrange(24))
+        data = {
+            "offer_id": offer.id,
+            "order_id": f"TILL-{5_000 + n}",
+            "amount": Decimal(rng.randrange(3_000, 40_000)),
+            "promo_code": "TVERSKAYA500" if rng.random() < 0.6 else None,
+            "occurred_at": occurred,
+        }
+        made.append(
+            conversions.record(session, data, actor="demo", secret=secret, now=now).conversion.id
+        )
+    for conversion_id in rng.sample(made, k=len(made) // 12):  # refunds, full and partial
+        conversion = session.get_one(Conversion, conversion_id)
+        if conversion.type != "sale" or conversion.status != "pending":
+            continue
+        amount = None if rng.random() < 0.6 else (conversion.amount / 3).quantize(Decimal("1"))
+        conversions.refund(session, conversion_id, amount, actor="demo")
+    conversions.approve_due(session, now, actor="demo")

@@ -103,3 +103,31 @@ def redirect(code: str) -> Response:
 def _not_found() -> Response:
     """A small, friendly page; no click is recorded."""
     return Response(render_template("tracking/not_found.html"), status=404)
+
+
+# The smallest transparent GIF: 1x1, one colour, 43 bytes.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+@tracking.get("/p/conversion.gif")
+def conversion_pixel() -> Response:
+    """For merchants without a server: records a conversion (source: pixel) for the visitor's
+    aff_click_id cookie, and always answers a 1x1 GIF, whatever happened."""
+    from affiliates.services import conversions
+
+    try:
+        conversions.record_pixel(
+            request.args.to_dict(flat=True),
+            request.cookies.get("aff_click_id"),
+            current_app,
+        )
+    except Exception:  # a pixel never breaks the merchant's page
+        current_app.logger.warning("pixel conversion not recorded", exc_info=True)
+    return Response(
+        PIXEL,
+        mimetype="image/gif",
+        headers={"Cache-Control": "no-store, max-age=0", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,6 +1,13 @@
 """The JSON API under /api/v1."""
 
-from affiliates.api import links, openapi, program, promo_codes, stats  # noqa: F401 - routes
+from affiliates.api import (  # noqa: F401 - importing registers the routes
+    conversions,
+    links,
+    openapi,
+    program,
+    promo_codes,
+    stats,
+)
 from affiliates.api.core import api
 
 __all__ = ["api"]

@@ -33,6 +33,12 @@ class Principal:
     key_id: int
     scope: str
     partner_id: int | None
+    signing_secret: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        return f"api-key:{self.key_id}:{self.scope}"
 
     @property
     def is_admin(self) -> bool:
@@ -110,7 +116,8 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
-    data = {key: request.args.get(key) for key in request.args if key in model.model_fields}
+    names = {field.alias or name for name, field in model.model_fields.items()}
+    data = {key: request.args.get(key) for key in request.args if key in names}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -128,7 +135,12 @@ def authenticate(allowed: tuple[str, ...]) -> Principal:
     key = api_keys.verify(db.session, token.strip())
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
-    principal = Principal(key_id=key.id, scope=key.scope, partner_id=key.partner_id)
+    principal = Principal(
+        key_id=key.id,
+        scope=key.scope,
+        partner_id=key.partner_id,
+        signing_secret=key.signing_secret,
+    )
     if principal.scope != "admin" and principal.scope not in allowed:
         raise Forbidden(f"This route needs a key with scope: {', '.join(('admin', *allowed))}.")
     return principal

@@ -409,3 +409,86 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[dict[str, str]]
+
+
+# Conversions ----------------------------------------------------------------------------
+
+
+class ItemIn(Input):
+    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    quantity: int = Field(1, ge=1, le=1_000_000)
+    amount: MoneyIn = Field(description="The line's total.")
+
+
+class ConversionCreate(Input):
+    offer_id: Id
+    type: Literal["sale", "lead"] = "sale"
+    order_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    amount: MoneyIn | None = Field(None, description="Required for a sale.")
+    currency: Currency | None = None
+    customer_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+    customer_email: EmailStr | None = Field(None, max_length=320)
+    click_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    promo_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = (
+        None
+    )
+    utm_source: UtmValue | None = None
+    utm_campaign: UtmValue | None = None
+    occurred_at: TimestampIn | None = None
+    new_customer: bool | None = None
+    items: list[ItemIn] | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _check(self) -> ConversionCreate:
+        if self.type == "sale" and self.amount is None:
+            raise ValueError("amount: a sale needs an amount.")
+        if self.items and self.amount is not None:
+            total = sum((item.amount for item in self.items), Decimal(0))
+            if total > self.amount:
+                raise ValueError("items: the lines add up to more than the amount.")
+        return self
+
+
+class ConversionOut(Output):
+    id: int
+    offer_id: int
+    type: str
+    order_id: str
+    amount: Money
+    refunded_amount: Money
+    currency: str
+    status: str
+    partner_id: int | None
+    attribution: str | None
+    commission: Money
+    rule_id: int | None
+    hold_until: Timestamp
+    occurred_at: Timestamp
+    reason: str | None
+    flags: list[str]
+    explanation: list[str]
+    source: str
+    created_at: Timestamp
+
+
+class ConversionQuery(ListQuery):
+    partner_id: Id | None = None
+    offer_id: Id | None = None
+    status: Literal["pending", "approved", "rejected", "reversed"] | None = None
+    from_: TimestampIn | dt.date | None = Field(None, alias="from")
+    to: TimestampIn | dt.date | None = None
+
+
+class RefundIn(Input):
+    amount: PositiveMoneyIn | None = Field(None, description="Omit for a full refund.")
+
+
+class RejectIn(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ApproveIn(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None

@@ -2,7 +2,20 @@
 
 from affiliates.database import Base
 from affiliates.models.accounts import ApiKey, User
+from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding
 from affiliates.models.program import Offer, Partner
 from affiliates.models.tracking import Click, Link, PromoCode
 
-__all__ = ["ApiKey", "Base", "Click", "Link", "Offer", "Partner", "PromoCode", "User"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Click",
+    "Conversion",
+    "CustomerBinding",
+    "Link",
+    "Offer",
+    "Partner",
+    "PromoCode",
+    "User",
+]

@@ -39,5 +39,6 @@ class ApiKey(Base):
         ForeignKey("partners.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[dt.datetime | None]
+    # Conversions keys may require signed postbacks (HMAC-SHA256 with this secret).
+    signing_secret: Mapped[str | None] = mapped_column(String(128))
     revoked_at: Mapped[dt.datetime | None]

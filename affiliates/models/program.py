@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, String
+from sqlalchemy import JSON, CheckConstraint, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.database import Base, Percent, utcnow
@@ -35,6 +35,8 @@ class Offer(Base):
     max_discount_percent: Mapped[Decimal | None] = mapped_column(Percent())
     min_click_to_conversion_seconds: Mapped[int] = mapped_column(default=10)
     attribution_priority: Mapped[list[str]] = mapped_column(JSON)
+    # Flag conversions whose promo code comes with no click from the code's partner.
+    require_click_for_code: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -22,8 +22,18 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def issue(session: Session, scope: str, name: str = "", partner_id: int | None = None) -> str:
-    """Create a key and return it in clear; it cannot be recovered later."""
+def issue(
+    session: Session,
+    scope: str,
+    name: str = "",
+    partner_id: int | None = None,
+    signing_secret: str | None = None,
+) -> str:
+    """Create a key and return it in clear; it cannot be recovered later.
+
+    A key with a `signing_secret` accepts only signed requests (see affiliates.signatures);
+    the secret is kept in clear because the server must compute the same HMAC.
+    """
     if scope not in SCOPES:
         raise Invalid("scope", f"Scope must be one of {', '.join(SCOPES)}.")
     if scope == "partner" and partner_id is None:
@@ -33,7 +43,14 @@ def issue(session: Session, scope: str, name: str = "", partner_id: int | None =
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(24)}"
     session.add(
-        ApiKey(prefix=prefix, key_hash=_digest(key), name=name, scope=scope, partner_id=partner_id)
+        ApiKey(
+            prefix=prefix,
+            key_hash=_digest(key),
+            name=name,
+            scope=scope,
+            partner_id=partner_id,
+            signing_secret=signing_secret,
+        )
     )
     session.commit()
     return key

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, Interval, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from affiliates.models import Click, PromoCode
+from affiliates.models import Click, Conversion, PromoCode
 
 ZERO = Decimal("0.00")
 UNIQUE_WINDOW = dt.timedelta(hours=24)
@@ -153,6 +153,85 @@ def click_figures(
     return totals, rows
 
 
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def conversion_figures(
+    session: Session,
+    partner_id: int | None,
+    offer_id: int | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    group_by: str | None,
+) -> tuple[Figures, dict[str | None, Figures]]:
+    """Conversions, net sales and commission by status, for the same filters and groups.
+
+    Rejected and reversed conversions are not counted; organic ones (no partner) count in
+    the program's totals when no partner is asked for.
+    """
+    key_column: Any
+    if group_by == "day":
+        key_column = _day(session, Conversion.occurred_at)
+    elif group_by == "link":
+        key_column = cast(Click.link_id, String)
+    elif group_by == "utm_campaign":
+        key_column = func.coalesce(Conversion.utm_campaign, Click.utm_campaign)
+    elif group_by == "sub_id":
+        key_column = Click.sub_id
+    elif group_by == "promo_code":
+        key_column = PromoCode.code
+    else:
+        key_column = literal(None, String)
+    counted = Conversion.status.in_(("pending", "approved"))
+    net = Conversion.amount - Conversion.refunded_amount
+
+    def total(expression: Any, condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, expression), else_=0)), 0)
+
+    stmt = (
+        select(
+            key_column.label("key"),
+            total(literal(1), counted),
+            total(net, counted),
+            total(Conversion.commission, Conversion.status == "pending"),
+            total(Conversion.commission, Conversion.status == "approved"),
+        )
+        .select_from(Conversion)
+        .outerjoin(Click, Click.id == Conversion.click_id)
+        .outerjoin(PromoCode, PromoCode.id == Conversion.promo_code_id)
+        .group_by(key_column)
+    )
+    if partner_id is not None:
+        stmt = stmt.where(Conversion.partner_id == partner_id)
+    if offer_id is not None:
+        stmt = stmt.where(Conversion.offer_id == offer_id)
+    if start is not None:
+        stmt = stmt.where(Conversion.occurred_at >= start)
+    if end is not None:
+        stmt = stmt.where(Conversion.occurred_at < end)
+    totals = Figures()
+    rows: dict[str | None, Figures] = {}
+    for key, count, sales, pending, approved in session.execute(stmt):
+        parts = [totals]
+        if group_by is not None:
+            parts.append(rows.setdefault(key, Figures()))
+        for figures in parts:
+            figures.conversions += int(count)
+            figures.sales_amount += _money(sales)
+            figures.commission_pending += _money(pending)
+            figures.commission_approved += _money(approved)
+    return totals, rows
+
+
+def _merge(into: Figures, other: Figures) -> None:
+    into.conversions += other.conversions
+    into.sales_amount += other.sales_amount
+    into.commission_pending += other.commission_pending
+    into.commission_approved += other.commission_approved
+    into.commission_paid += other.commission_paid
+
+
 def stats(
     session: Session,
     partner_id: int | None = None,
@@ -164,6 +243,12 @@ def stats(
     """The contract's stats document."""
     since, until = period(start, end)
     totals, rows = click_figures(session, partner_id, offer_id, since, until, group_by)
+    money_totals, money_rows = conversion_figures(
+        session, partner_id, offer_id, since, until, group_by
+    )
+    _merge(totals, money_totals)
+    for key, figures in money_rows.items():
+        _merge(rows.setdefault(key, Figures()), figures)
     ordered = sorted(rows.items(), key=lambda item: (item[0] is None, item[0] or ""))
     if group_by == "day":
         ordered.reverse()  # newest first, like every list

@@ -1,0 +1,112 @@
+"""Conversions: intake (idempotent, optionally signed), refunds, staff review, listing."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.schemas import (
+    ApproveIn,
+    ConversionCreate,
+    ConversionOut,
+    ConversionQuery,
+    Page,
+    RefundIn,
+    RejectIn,
+)
+from affiliates.exceptions import Unauthorized
+from affiliates.extensions import db
+from affiliates.models import Conversion
+from affiliates.services import conversions
+from affiliates.services.stats import period
+from affiliates.signatures import HEADER, SignatureError, verify
+
+
+def _check_signature(principal: Principal) -> None:
+    """Keys with a signing secret accept only signed, fresh requests."""
+    if principal.signing_secret is None:
+        return
+    try:
+        verify(principal.signing_secret, request.headers.get(HEADER), request.get_data(),
+               time.time())  # fmt: skip
+    except SignatureError as exc:
+        raise Unauthorized(str(exc)) from None
+
+
+def _out(conversion: Conversion) -> ConversionOut:
+    return ConversionOut.model_validate(conversion)
+
+
+@endpoint("/conversions", "POST", summary="Record a sale or lead (idempotent)",
+          scopes=("conversions",), body=ConversionCreate, response=ConversionOut, status=201,
+          responses={200: "The same order again: the original answer",
+                     409: "The same order with a different amount"})  # fmt: skip
+def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[ConversionOut, int]:
+    """Record a conversion once per (offer_id, type, order_id), attribute it and hold it."""
+    _check_signature(principal)
+    intake = conversions.record(
+        db.session,
+        body.model_dump(exclude_none=True),
+        actor=principal.actor,
+        secret=current_app.config["IP_HASH_KEY"],
+        now=current_app.extensions["clock"](),
+    )
+    return _out(intake.conversion), (201 if intake.created else 200)
+
+
+@endpoint("/conversions", summary="List conversions", scopes=("conversions", "partner"),
+          query=ConversionQuery, response=Page[ConversionOut])  # fmt: skip
+def list_conversions(principal: Principal, query: ConversionQuery) -> Page[ConversionOut]:
+    """Conversions, newest first; a partner key sees its own only."""
+    stmt = select(Conversion)
+    partner_id = principal.partner_id if principal.scope == "partner" else query.partner_id
+    if principal.scope == "partner":
+        stmt = stmt.where(Conversion.partner_id == principal.partner_id)
+    elif partner_id is not None:
+        stmt = stmt.where(Conversion.partner_id == partner_id)
+    if query.offer_id is not None:
+        stmt = stmt.where(Conversion.offer_id == query.offer_id)
+    if query.status is not None:
+        stmt = stmt.where(Conversion.status == query.status)
+    start, end = period(query.from_, query.to)
+    if start is not None:
+        stmt = stmt.where(Conversion.occurred_at >= start)
+    if end is not None:
+        stmt = stmt.where(Conversion.occurred_at < end)
+    rows, cursor = paginate(db.session, stmt, Conversion.id, query.limit, query.cursor)
+    return Page[ConversionOut](items=[_out(c) for c in rows], next_cursor=cursor)
+
+
+@endpoint("/conversions/<int:conversion_id>", summary="Get a conversion",
+          scopes=("conversions", "partner"), response=ConversionOut)  # fmt: skip
+def get_conversion(principal: Principal, conversion_id: int) -> ConversionOut:
+    """One conversion with its attribution explanation; another partner's answers 404."""
+    scope_partner = principal.partner_id if principal.scope == "partner" else None
+    return _out(conversions.get(db.session, conversion_id, scope_partner))
+
+
+@endpoint("/conversions/<int:conversion_id>/refund", "POST", summary="Refund a conversion",
+          scopes=("conversions",), body=RefundIn, body_optional=True,
+          response=ConversionOut)  # fmt: skip
+def refund_conversion(principal: Principal, conversion_id: int, body: RefundIn) -> ConversionOut:
+    """Full refund: reversed, commission 0.00; partial: commission on what remains."""
+    _check_signature(principal)
+    conversion = conversions.refund(db.session, conversion_id, body.amount, principal.actor)
+    return _out(conversion)
+
+
+@endpoint("/conversions/<int:conversion_id>/approve", "POST", summary="Approve a conversion",
+          body=ApproveIn, body_optional=True, response=ConversionOut)  # fmt: skip
+def approve_conversion(principal: Principal, conversion_id: int, body: ApproveIn) -> ConversionOut:
+    """Staff approval, also of a conversion held by fraud flags."""
+    return _out(conversions.approve(db.session, conversion_id, principal.actor, body.reason))
+
+
+@endpoint("/conversions/<int:conversion_id>/reject", "POST", summary="Reject a conversion",
+          body=RejectIn, response=ConversionOut)  # fmt: skip
+def reject_conversion(principal: Principal, conversion_id: int, body: RejectIn) -> ConversionOut:
+    """Staff rejection with a reason."""
+    return _out(conversions.reject(db.session, conversion_id, principal.actor, body.reason))

@@ -1,0 +1,89 @@
+"""Conversions (sales and leads), customers' bindings to partners, and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from affiliates.database import Base, utcnow
+
+CONVERSION_STATUSES = ("pending", "approved", "rejected", "reversed")
+
+
+class Conversion(Base):
+    """One order or lead; (offer, type, order id) is unique, so a repeat is the same row."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        UniqueConstraint("offer_id", "type", "order_id"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("refunded_amount >= 0", name="refund_not_negative"),
+        CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
+        Index("ix_conversions_partner_id_occurred_at", "partner_id", "occurred_at"),
+        Index("ix_conversions_offer_id_occurred_at", "offer_id", "occurred_at"),
+        Index("ix_conversions_status_hold_until", "status", "hold_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    type: Mapped[str] = mapped_column(String(8))
+    order_id: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    refunded_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    currency: Mapped[str] = mapped_column(String(3))
+    # A keyed hash of the customer id or email: binds customers to partners, stores no PII.
+    customer_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    click_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    promo_code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"), index=True)
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    attribution: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    explanation: Mapped[list[str]] = mapped_column(JSON, default=list)
+    commission: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    rule_id: Mapped[int | None]
+    new_customer: Mapped[bool | None]
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    occurred_at: Mapped[dt.datetime]
+    hold_until: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CustomerBinding(Base):
+    """A customer attributed to a partner for an offer; later sales follow it for 365 days."""
+
+    __tablename__ = "customer_bindings"
+    __table_args__ = (UniqueConstraint("offer_id", "customer_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    customer_key: Mapped[str] = mapped_column(String(64))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    conversion_id: Mapped[int] = mapped_column(ForeignKey("conversions.id"))
+    attributed_at: Mapped[dt.datetime]
+
+
+class AuditEntry(Base):
+    """An append-only record of a change: who, when, before, after, why."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_entity_entity_id", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
