@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
-DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'affiliates.database'}"
+DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'affiliates.db'}"
 
 
 class ConfigError(RuntimeError):

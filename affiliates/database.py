@@ -126,9 +126,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # No pre-ping: a file database cannot restart under us, and the ping would cost a
+        # statement per request.
         engine = create_engine(
             url,
-            pool_pre_ping=True,
             connect_args={"timeout": 10, "check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_pragmas)

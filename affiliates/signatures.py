@@ -34,6 +34,8 @@ def verify(secret: str, header: str | None, body: bytes, now: float) -> None:
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         raise SignatureError("The signature's timestamp is more than 300 s off.")
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    # compare against every v1 given (rotation), each in constant time
-    if not any(hmac.compare_digest(expected, given) for given in parts.get("v1", [])):
+    # compare against every v1 given (rotation), each in constant time; compare_digest
+    # refuses non-ASCII text, which a header may carry
+    given_digests = [given.encode("utf-8", "replace") for given in parts.get("v1", [])]
+    if not any(hmac.compare_digest(expected.encode(), given) for given in given_digests):
         raise SignatureError("The signature does not match the body.")

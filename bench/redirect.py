@@ -12,107 +12,29 @@ ceiling, and whether clicks recorded equal 302s served.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+from common import VENV_BIN, Result, Server, free_port, gunicorn_argv, print_table, run_wrk
 
-
-@dataclass
-class Result:
-    name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    non_3xx: int
-    errors: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, timeout: float = 20.0) -> None:
-    parts = urllib.parse.urlsplit(url)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=1)
-        try:
-            conn.request("GET", parts.path)
-            conn.getresponse().read()
-            return
-        except OSError:  # not up yet
-            time.sleep(0.2)
-        finally:
-            conn.close()
-    raise RuntimeError(f"server at {url} did not come up")
-
-
-def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def run_wrk(name: str, url: str, duration: int, connections: int) -> Result:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
-            "-H", "Connection: close", url]  # fmt: skip
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    if "Latency Distribution" not in out or "Requests/sec" not in out:
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return Result(name, rps, p50, p99, requests, int(non.group(1)) if non else 0,
-                  errors.group(0) if errors else "")  # fmt: skip
-
-
-class Server:
-    def __init__(self, argv: list[str], env: dict[str, str], ready_url: str) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603 - our own commands
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        wait_ready(ready_url)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+CLOSE = ("Connection: close",)
 
 
 def bare(worker_class: str, workers: int, threads: int, args: argparse.Namespace) -> Result:
     port = free_port()
-    argv = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-            str(workers), "--worker-class", worker_class, "--threads", str(threads),
-            "--backlog", "2048", "--access-logfile", "/dev/null", "--chdir", str(ROOT / "bench"),
-            "bare_app:app"]  # fmt: skip
+    argv = gunicorn_argv("bare_app:app", port, worker_class, workers, threads)
     url = f"http://127.0.0.1:{port}/r/bench001"
     server = Server(argv, dict(os.environ), url)
     try:
-        run_wrk("warm-up", url, 2, args.connections)
+        run_wrk("warm-up", url, 2, args.connections, CLOSE)
         return run_wrk(f"bare Flask, {worker_class} x{workers}", url, args.duration,
-                       args.connections)  # fmt: skip
+                       args.connections, CLOSE)  # fmt: skip
     finally:
         server.stop()
 
@@ -155,10 +77,10 @@ def tracked(args: argparse.Namespace, env: dict[str, str], code: str) -> tuple[R
     url = f"http://127.0.0.1:{port}/r/{code}"
     server = Server(argv, env, f"http://127.0.0.1:{port}/healthz")
     try:
-        run_wrk("warm-up", url, 2, args.connections)
+        run_wrk("warm-up", url, 2, args.connections, CLOSE)
         before = count_clicks(env["DATABASE_URL"])
         result = run_wrk(f"affiliates serve, {args.worker_class} x{args.workers}", url,
-                         args.duration, args.connections)  # fmt: skip
+                         args.duration, args.connections, CLOSE)  # fmt: skip
         time.sleep(0.5)  # let requests in flight when wrk stopped finish
         recorded = count_clicks(env["DATABASE_URL"]) - before
         return result, recorded
@@ -188,15 +110,10 @@ def main() -> int:
     ]
     ceiling = max(ceiling_runs, key=lambda r: r.rps)
     result, recorded = tracked(args, env, code)
-    served = result.requests - result.non_3xx
+    served = result.requests - result.non_2xx_3xx
     print(f"\nRedirect benchmark ({args.duration}s each, {args.connections} connections, "
           f"Connection: close, database {database_url.split(':')[0]})")  # fmt: skip
-    print(f"{'server':38} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
-    for run in [*ceiling_runs, result]:
-        print(f"{run.name:38} {run.rps:9.0f} {run.p50_ms:8.2f} {run.p99_ms:8.2f} "
-              f"{run.rps / ceiling.rps:7.2f}")  # fmt: skip
-        if run.errors:
-            print(f"   {run.errors}")
+    print_table([*ceiling_runs, result], ceiling)
     ratio = result.rps / ceiling.rps
     p99_ratio = result.p99_ms / ceiling.p99_ms
     lost = served - recorded
@@ -204,8 +121,8 @@ def main() -> int:
     print(f"ratio to ceiling: {ratio:.2f} (target >= 0.60); p99 vs ceiling p99: {p99_ratio:.2f}x "
           f"(target <= 2.0)")  # fmt: skip
     print(f"302s served (wrk): {served}; clicks recorded: {recorded}; "
-          f"served without a click: {max(lost, 0)}; non-3xx: {result.non_3xx}")  # fmt: skip
-    ok = ratio >= 0.6 and p99_ratio <= 2.0 and lost <= 0 and result.non_3xx == 0
+          f"served without a click: {max(lost, 0)}; non-3xx: {result.non_2xx_3xx}")  # fmt: skip
+    ok = ratio >= 0.6 and p99_ratio <= 2.0 and lost <= 0 and result.non_2xx_3xx == 0
     print("PASS" if ok else "FAIL")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1

@@ -65,8 +65,9 @@ def app(database_url: str) -> Iterator[Flask]:
 def _clean(app: Flask) -> Iterator[None]:
     with app.app_context():
         yield
-        db.session.remove()
+        db.remove()
     app.extensions["clicklog"].forget()
+    api_keys.forget_cached()
     with db.engine.begin() as conn:  # type: ignore[union-attr]
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())

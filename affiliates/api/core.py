@@ -17,13 +17,19 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from affiliates.api.schemas import MAX_ID
 from affiliates.errors import problem
-from affiliates.exceptions import DomainError, Forbidden, Unauthorized
+from affiliates.exceptions import DomainError, Forbidden, NotFound, Unauthorized
 from affiliates.services import api_keys
 
 api = Blueprint("api", __name__)
 
 SCOPES = ("admin", "conversions", "partner")
+# Python's own cap on the digits of an int read from text; a float literal may not exceed it
+# either, or turning "1e999999999" into an int would hold a worker for minutes.
+MAX_EXPONENT = 4300
+# PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -74,13 +80,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if value.adjusted() > MAX_EXPONENT:
+        raise ValueError(f"the number {text[:20]} is too large")
+    return value
+
+
 def read_json() -> Any:
-    """The request body as JSON; decimals stay exact, NaN and Infinity are refused."""
+    """The body as JSON; decimals stay exact, NaN, Infinity and huge numbers are refused."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise BadRequest("The request body is empty; send a JSON object.")
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(raw, parse_float=_decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else "The body is nested too deeply."
         raise BadRequest(f"The body is not valid JSON: {message[:200]}") from None
@@ -92,13 +105,28 @@ def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, 
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         loc = [str(part) for part in err["loc"] if not str(part).startswith("function-")]
         name = ".".join(loc) or prefix or "body"
-        errors.append({"field": name, "message": err["msg"]})
+        errors.append({"field": name, "message": err["msg"].removeprefix("Value error, ")})
     return errors
 
 
 class Unprocessable(DomainError):
     status = 422
     title = "Validation failed"
+
+
+def nul_errors(data: Any) -> list[dict[str, str]]:
+    """An error for every string value in `data` holding a NUL character."""
+    errors: list[dict[str, str]] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # a loop, not recursion: the body may be nested as deep as JSON allows
+        path, value = stack.pop()
+        if isinstance(value, str) and NUL in value:
+            errors.append({"field": path or "body", "message": "Text may not contain NUL."})
+        elif isinstance(value, dict):
+            stack.extend((f"{path}.{key}".lstrip("."), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}".lstrip("."), item) for i, item in enumerate(value))
+    return sorted(errors, key=lambda error: error["field"])
 
 
 def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
@@ -109,6 +137,8 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
         raise BadRequest(
             "The body must be a JSON object.", [{"field": "body", "message": "Expected an object."}]
         )
+    if errors := nul_errors(data):
+        raise Unprocessable("Some fields are invalid.", errors)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -118,6 +148,8 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
 def parse_query(model: type[BaseModel]) -> BaseModel:
     names = {field.alias or name for name, field in model.model_fields.items()}
     data = {key: request.args.get(key) for key in request.args if key in names}
+    if errors := nul_errors(data):
+        raise Unprocessable("Some query parameters are invalid.", errors)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -144,6 +176,13 @@ def authenticate(allowed: tuple[str, ...]) -> Principal:
     if principal.scope != "admin" and principal.scope not in allowed:
         raise Forbidden(f"This route needs a key with scope: {', '.join(('admin', *allowed))}.")
     return principal
+
+
+def check_path(values: dict[str, Any]) -> None:
+    """404 for path values no stored object can have (ids past MAX_ID, text with NUL)."""
+    for name, value in values.items():
+        if (isinstance(value, int) and value > MAX_ID) or (isinstance(value, str) and NUL in value):
+            raise NotFound(f"No object has this {name}.")
 
 
 def dump(value: Any) -> Any:
@@ -188,6 +227,7 @@ def endpoint(
         @wraps(func)
         def view(**kwargs: Any) -> Any:
             principal = authenticate(scopes)
+            check_path(kwargs)
             if body is not None:
                 kwargs["body"] = parse_body(body, body_optional)
             if query is not None:

@@ -45,12 +45,12 @@ def list_promo_codes(principal: Principal, query: PromoCodeQuery) -> Page[PromoC
     )
 
 
-@endpoint("/promo-codes/<int:code_id>", "PATCH", summary="Change a promo code",
+@endpoint("/promo-codes/<string:code>", "PATCH", summary="Change a promo code",
           body=PromoCodeUpdate, response=PromoCodeOut)  # fmt: skip
-def update_promo_code(_p: Principal, code_id: int, body: PromoCodeUpdate) -> PromoCodeOut:
-    """Deactivate a code or change its limits and dates."""
+def update_promo_code(_p: Principal, code: str, body: PromoCodeUpdate) -> PromoCodeOut:
+    """Deactivate a code or change its limits and dates (the code is case-insensitive)."""
     changes = body.model_dump(exclude_unset=True)
-    return PromoCodeOut.model_validate(promo_codes.update_promo_code(db.session, code_id, changes))
+    return PromoCodeOut.model_validate(promo_codes.update_promo_code(db.session, code, changes))
 
 
 @endpoint("/promo-codes/<string:code>", summary="Check a promo code", scopes=("conversions",),

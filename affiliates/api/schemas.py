@@ -17,7 +17,8 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from affiliates.urls import UrlError, check_hostname, check_url
@@ -25,6 +26,10 @@ from affiliates.urls import UrlError, check_hostname, check_url
 CURRENCIES = frozenset(list_currencies())
 METHODS = ("promo_code", "click", "utm", "customer")
 MAX_MONEY = Decimal("1000000000000")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses a larger parameter
+# Room for windows and holds of up to ten years either side without leaving datetime's range.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 
 def _money_text(value: Decimal) -> str:
@@ -35,6 +40,26 @@ def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
+
+
+def _timestamp(value: dt.datetime) -> dt.datetime:
+    try:
+        value = _utc(value)
+    except OverflowError:
+        raise ValueError("The timestamp is out of range.") from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("Timestamps must fall between the years 1970 and 9000.")
+    return value
+
+
+def _date(value: dt.date) -> dt.date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("Dates must fall between the years 1970 and 9000.")
+    return value
+
+
+def _plain_zero(value: Decimal) -> Decimal:
+    return value.copy_abs() if value.is_zero() else value  # "-0.00" is "0.00"
 
 
 def _iso(value: dt.datetime) -> str:
@@ -72,6 +97,7 @@ MoneyIn = Annotated[
     Decimal,
     BeforeValidator(_no_bool),
     Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False, examples=["1499.00"]),
+    AfterValidator(_plain_zero),
 ]
 PositiveMoneyIn = Annotated[
     Decimal,
@@ -82,12 +108,25 @@ PercentIn = Annotated[
     Decimal,
     BeforeValidator(_no_bool),
     Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False, examples=["15.00"]),
+    AfterValidator(_plain_zero),
 ]
 Money = Annotated[
     Decimal, PlainSerializer(_money_text, return_type=str), Field(examples=["1499.00"])
 ]
 Timestamp = Annotated[dt.datetime, PlainSerializer(_iso, return_type=str)]
-TimestampIn = Annotated[dt.datetime, AfterValidator(_utc)]
+TimestampIn = Annotated[dt.datetime, AfterValidator(_timestamp)]
+DateIn = Annotated[dt.date, AfterValidator(_date)]
+
+
+def _date_or_instant(value: Any) -> Any:
+    """A bare YYYY-MM-DD is a whole day; anything longer is an instant."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return dt.date.fromisoformat(value.strip())
+    return value
+
+
+# Period bounds: `from=2026-03-01&to=2026-03-31` covers both days whole.
+Moment = Annotated[TimestampIn | DateIn, BeforeValidator(_date_or_instant)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Url = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(_url)
@@ -99,7 +138,9 @@ Currency = Annotated[
     AfterValidator(_currency),
 ]
 UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Id = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=2**53)]
+# JSON true is not 1: booleans are refused where an integer is expected.
+Int = Annotated[int, BeforeValidator(_no_bool)]
+Id = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_ID)]
 Method = Literal["promo_code", "click", "utm", "customer"]
 PartnerStatus = Literal["active", "pending", "suspended"]
 PromoCodeText = Annotated[
@@ -112,6 +153,8 @@ PromoCodeText = Annotated[
 def _promo_code(value: str) -> str:
     if not re.fullmatch(r"[^\W_][\w-]*", value):
         raise ValueError("Use letters, digits, '-' and '_' only, starting with a letter or digit.")
+    if len(value.casefold()) > 64:  # the stored case-folded key is 64 characters at most
+        raise ValueError("The code is too long.")
     return value
 
 
@@ -150,7 +193,7 @@ class Page(BaseModel, Generic[T]):
 
 class ListQuery(Input):
     model_config = ConfigDict(extra="ignore")
-    limit: int = Field(50, ge=1, le=500)
+    limit: Int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, max_length=200)
 
 
@@ -162,11 +205,14 @@ class OfferCreate(Input):
     destination_url: Url
     allowed_domains: list[Hostname] | None = Field(None, max_length=50)
     currency: Currency = "RUB"
-    attribution_window_days: int = Field(30, ge=1, le=3650)
-    hold_days: int = Field(30, ge=0, le=3650)
+    attribution_window_days: Int = Field(30, ge=1, le=3650)
+    hold_days: Int = Field(30, ge=0, le=3650)
     target_cac: MoneyIn | None = None
     max_discount_percent: PercentIn | None = None
-    min_click_to_conversion_seconds: int = Field(10, ge=0, le=86_400)
+    min_click_to_conversion_seconds: Int = Field(10, ge=0, le=86_400)
+    require_click_for_code: bool = Field(
+        False, description="Flag promo-code conversions with no click from the code's partner."
+    )
     attribution_priority: Priority = Field(default_factory=lambda: _default_priority())
 
 
@@ -175,11 +221,12 @@ class OfferUpdate(Input):
     destination_url: Url | None = None
     allowed_domains: list[Hostname] | None = Field(None, min_length=1, max_length=50)
     currency: Currency | None = None
-    attribution_window_days: int | None = Field(None, ge=1, le=3650)
-    hold_days: int | None = Field(None, ge=0, le=3650)
+    attribution_window_days: Int | None = Field(None, ge=1, le=3650)
+    hold_days: Int | None = Field(None, ge=0, le=3650)
     target_cac: MoneyIn | None = None
     max_discount_percent: PercentIn | None = None
-    min_click_to_conversion_seconds: int | None = Field(None, ge=0, le=86_400)
+    min_click_to_conversion_seconds: Int | None = Field(None, ge=0, le=86_400)
+    require_click_for_code: bool | None = None
     attribution_priority: Priority | None = None
     status: Literal["active", "archived"] | None = None
 
@@ -196,6 +243,7 @@ class OfferOut(Output):
     target_cac: Money | None
     max_discount_percent: Money | None
     min_click_to_conversion_seconds: int
+    require_click_for_code: bool
     attribution_priority: list[str]
     status: str
     created_at: Timestamp
@@ -300,25 +348,34 @@ class PromoCodeCreate(Input):
     offer_id: Id
     discount_type: Literal["percent", "amount"]
     discount_value: PositiveMoneyIn
-    max_uses: int | None = Field(None, ge=1, le=2**31 - 1)
-    max_uses_per_customer: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_uses: Int | None = Field(None, ge=1, le=2**31 - 1)
+    max_uses_per_customer: Int | None = Field(None, ge=1, le=2**31 - 1)
     min_order_amount: MoneyIn | None = None
     valid_from: TimestampIn | None = None
     valid_until: TimestampIn | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> PromoCodeCreate:
-        if self.discount_type == "percent" and self.discount_value > 100:
-            raise ValueError("discount_value: a percent discount cannot exceed 100.")
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+    @field_validator("discount_value")
+    @classmethod
+    def _percent_at_most_100(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        if info.data.get("discount_type") == "percent" and value > 100:
+            raise ValueError("A percent discount cannot exceed 100.")
+        return value
+
+    @field_validator("valid_until")
+    @classmethod
+    def _ends_after_start(
+        cls, value: dt.datetime | None, info: ValidationInfo
+    ) -> dt.datetime | None:
+        start = info.data.get("valid_from")
+        if value is not None and start is not None and value <= start:
             raise ValueError("valid_until must be after valid_from.")
-        return self
+        return value
 
 
 class PromoCodeUpdate(Input):
     active: bool | None = None
-    max_uses: int | None = Field(None, ge=1, le=2**31 - 1)
-    max_uses_per_customer: int | None = Field(None, ge=1, le=2**31 - 1)
+    max_uses: Int | None = Field(None, ge=1, le=2**31 - 1)
+    max_uses_per_customer: Int | None = Field(None, ge=1, le=2**31 - 1)
     min_order_amount: MoneyIn | None = None
     valid_from: TimestampIn | None = None
     valid_until: TimestampIn | None = None
@@ -374,8 +431,8 @@ class StatsQuery(Input):
     model_config = ConfigDict(extra="ignore")
     partner_id: Id | None = None
     offer_id: Id | None = None
-    from_: TimestampIn | dt.date | None = Field(None, alias="from")
-    to: TimestampIn | dt.date | None = None
+    from_: Moment | None = Field(None, alias="from")
+    to: Moment | None = None
     group_by: Literal["day", "link", "utm_campaign", "sub_id", "promo_code"] | None = None
 
 
@@ -417,7 +474,7 @@ class Problem(BaseModel):
 class ItemIn(Input):
     sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    quantity: int = Field(1, ge=1, le=1_000_000)
+    quantity: Int = Field(1, ge=1, le=1_000_000)
     amount: MoneyIn = Field(description="The line's total.")
 
 
@@ -425,7 +482,7 @@ class ConversionCreate(Input):
     offer_id: Id
     type: Literal["sale", "lead"] = "sale"
     order_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    amount: MoneyIn | None = Field(None, description="Required for a sale.")
+    amount: MoneyIn | None = Field(None, description="Required for a sale.", validate_default=True)
     currency: Currency | None = None
     customer_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
@@ -441,15 +498,23 @@ class ConversionCreate(Input):
     new_customer: bool | None = None
     items: list[ItemIn] | None = Field(None, max_length=500)
 
-    @model_validator(mode="after")
-    def _check(self) -> ConversionCreate:
-        if self.type == "sale" and self.amount is None:
-            raise ValueError("amount: a sale needs an amount.")
-        if self.items and self.amount is not None:
-            total = sum((item.amount for item in self.items), Decimal(0))
-            if total > self.amount:
-                raise ValueError("items: the lines add up to more than the amount.")
-        return self
+    @field_validator("amount")
+    @classmethod
+    def _sale_has_amount(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if value is None and info.data.get("type", "sale") == "sale":
+            raise ValueError("A sale needs an amount.")
+        return value
+
+    @field_validator("items")
+    @classmethod
+    def _items_within_amount(
+        cls, value: list[ItemIn] | None, info: ValidationInfo
+    ) -> list[ItemIn] | None:
+        amount = info.data.get("amount")
+        if value and amount is not None:
+            if sum((item.amount for item in value), Decimal(0)) > amount:
+                raise ValueError("The lines add up to more than the amount.")
+        return value
 
 
 class ConversionOut(Output):
@@ -478,8 +543,8 @@ class ConversionQuery(ListQuery):
     partner_id: Id | None = None
     offer_id: Id | None = None
     status: Literal["pending", "approved", "rejected", "reversed"] | None = None
-    from_: TimestampIn | dt.date | None = Field(None, alias="from")
-    to: TimestampIn | dt.date | None = None
+    from_: Moment | None = Field(None, alias="from")
+    to: Moment | None = None
 
 
 class RefundIn(Input):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, String, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,25 +40,6 @@ class Offer(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "slug": self.slug,
-            "destination_url": self.destination_url,
-            "allowed_domains": list(self.allowed_domains),
-            "currency": self.currency,
-            "attribution_window_days": self.attribution_window_days,
-            "hold_days": self.hold_days,
-            "target_cac": self.target_cac,
-            "max_discount_percent": self.max_discount_percent,
-            "min_click_to_conversion_seconds": self.min_click_to_conversion_seconds,
-            "attribution_priority": list(self.attribution_priority),
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
 
 class Partner(Base):
     """A blogger, shop or reseller who brings customers."""
@@ -77,14 +57,3 @@ class Partner(Base):
     @property
     def is_active(self) -> bool:
         return self.status == "active"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "email": self.email,
-            "ref_code": self.ref_code,
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }

@@ -110,21 +110,3 @@ class PromoCode(Base):
     @staticmethod
     def key_for(code: str) -> str:
         return code.strip().casefold()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "code": self.code,
-            "partner_id": self.partner_id,
-            "offer_id": self.offer_id,
-            "discount_type": self.discount_type,
-            "discount_value": self.discount_value,
-            "max_uses": self.max_uses,
-            "uses": self.uses,
-            "max_uses_per_customer": self.max_uses_per_customer,
-            "min_order_amount": self.min_order_amount,
-            "valid_from": self.valid_from,
-            "valid_until": self.valid_until,
-            "active": self.active,
-            "created_at": self.created_at,
-        }

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+import time
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from affiliates.database import utcnow
@@ -14,7 +17,16 @@ from affiliates.exceptions import Invalid
 from affiliates.models import ApiKey
 
 KEY_PREFIX = "aff"
+_BY_PREFIX = select(
+    ApiKey.id,
+    ApiKey.key_hash,
+    ApiKey.scope,
+    ApiKey.partner_id,
+    ApiKey.signing_secret,
+    ApiKey.revoked_at,
+).where(ApiKey.prefix == bindparam("prefix"))
 SCOPES = ("admin", "conversions", "partner")
+_PREFIX = re.compile(r"[0-9a-f]{12}")  # token_hex(6); anything else cannot be a key of ours
 
 
 def _digest(key: str) -> str:
@@ -56,17 +68,50 @@ def issue(
     return key
 
 
-def verify(session: Session, key: str) -> ApiKey | None:
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a request needs to know about the key it carries."""
+
+    id: int
+    scope: str
+    partner_id: int | None
+    signing_secret: str | None
+
+
+# Verified keys are remembered per process for a few seconds (one query less per API
+# request); a revocation reaches every process within this time.
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, KeyInfo]] = {}
+_CACHE_SIZE = 1000
+
+
+def verify(session: Session, key: str) -> KeyInfo | None:
     """The live key matching `key`, or None."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 12 or len(key) > 100:
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not _PREFIX.fullmatch(parts[1]):
         return None
-    found = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
-    if found is None or found.revoked_at is not None:
+    if len(key) > 100:
         return None
-    if not hmac.compare_digest(found.key_hash, _digest(key)):
+    digest = _digest(key)
+    now = time.monotonic()
+    cached = _cache.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = session.execute(_BY_PREFIX, {"prefix": parts[1]}).first()
+    if row is None or row.revoked_at is not None:
         return None
-    return found
+    if not hmac.compare_digest(row.key_hash, digest):
+        return None
+    info = KeyInfo(row.id, row.scope, row.partner_id, row.signing_secret)
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[digest] = (now + CACHE_SECONDS, info)
+    return info
+
+
+def forget_cached() -> None:
+    """Drop every remembered key (this process)."""
+    _cache.clear()
 
 
 def revoke(session: Session, key_id: int) -> None:
@@ -75,3 +120,4 @@ def revoke(session: Session, key_id: int) -> None:
     if key is not None and key.revoked_at is None:
         key.revoked_at = utcnow()
         session.commit()
+    forget_cached()

@@ -8,9 +8,11 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,21 +71,63 @@ def _terms(offer: Offer) -> engine.OfferTerms:
     )
 
 
+_CLICK = (
+    select(
+        Click.id, Click.created_at, Click.is_bot, Click.attributable, Link.archived_at,
+        Partner.id, Partner.email, Partner.status,
+    )
+    .join(Link, Link.id == Click.link_id)
+    .join(Partner, Partner.id == Click.partner_id)
+    .where(Click.id == bindparam("click_id"), Click.offer_id == bindparam("offer_id"))
+)  # fmt: skip
+_REF = select(Partner.id, Partner.email, Partner.status, Partner.ref_code).where(
+    Partner.ref_code == bindparam("ref_code")
+)
+_BINDING = (
+    select(CustomerBinding.attributed_at, Partner.id, Partner.email, Partner.status)
+    .join(Partner, Partner.id == CustomerBinding.partner_id)
+    .where(
+        CustomerBinding.offer_id == bindparam("offer_id"),
+        CustomerBinding.customer_key == bindparam("customer_key"),
+    )
+)
+_TABLE = cast(Table, Conversion.__table__)
+_INSERT_COLUMNS = [column for column in _TABLE.columns if column.key not in ("id", "updated_at")]
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+# A lead then a sale through one click is the normal funnel; two orders of one type are not.
+_CLICK_USED = (
+    select(Conversion.id)
+    .where(Conversion.click_id == bindparam("click_id"), Conversion.type == bindparam("type"))
+    .limit(1)
+)
+_EXISTING = select(Conversion).where(
+    Conversion.offer_id == bindparam("offer_id"),
+    Conversion.type == bindparam("type"),
+    Conversion.order_id == bindparam("order_id"),
+)
+
+
+def _facts_of(partner_id: int, email: str, status: str) -> engine.PartnerFacts:
+    return engine.PartnerFacts(partner_id, email, status == "active")
+
+
 def _click_touch(session: Session, offer: Offer, click_id: str | None) -> engine.ClickTouch | None:
     if not click_id:
         return None
-    click = session.get(Click, click_id[:32])
-    if click is None or click.offer_id != offer.id:
+    row = (
+        session.connection()
+        .execute(_CLICK, {"click_id": click_id[:32], "offer_id": offer.id})
+        .first()
+    )
+    if row is None:
         return None
-    link = session.get_one(Link, click.link_id)
-    partner = session.get_one(Partner, click.partner_id)
     return engine.ClickTouch(
-        id=click.id,
-        partner=_partner_facts(partner),
-        created_at=click.created_at,
-        is_bot=click.is_bot,
-        attributable=click.attributable,
-        link_archived=link.archived_at is not None,
+        id=row[0],
+        partner=_facts_of(row[5], row[6], row[7]),
+        created_at=row[1],
+        is_bot=row[2],
+        attributable=row[3],
+        link_archived=row[4] is not None,
     )
 
 
@@ -122,22 +166,19 @@ def _code_touch(
 def _ref_touch(session: Session, utm_source: str | None) -> engine.RefTouch | None:
     if not utm_source:
         return None
-    partner = session.scalar(select(Partner).where(Partner.ref_code == utm_source.strip()))
-    return None if partner is None else engine.RefTouch(partner.ref_code, _partner_facts(partner))
+    row = session.connection().execute(_REF, {"ref_code": utm_source.strip()}).first()
+    return None if row is None else engine.RefTouch(row[3], _facts_of(row[0], row[1], row[2]))
 
 
 def _customer_touch(session: Session, offer: Offer, key: str | None) -> engine.CustomerTouch | None:
     if key is None:
         return None
-    binding = session.scalar(
-        select(CustomerBinding).where(
-            CustomerBinding.offer_id == offer.id, CustomerBinding.customer_key == key
-        )
+    row = (
+        session.connection().execute(_BINDING, {"offer_id": offer.id, "customer_key": key}).first()
     )
-    if binding is None:
+    if row is None:
         return None
-    partner = session.get_one(Partner, binding.partner_id)
-    return engine.CustomerTouch(_partner_facts(partner), binding.attributed_at)
+    return engine.CustomerTouch(_facts_of(row[1], row[2], row[3]), row[0])
 
 
 def _consume_code(session: Session, promo: PromoCode) -> bool:
@@ -164,13 +205,7 @@ def commission_for(conversion: Conversion) -> tuple[Decimal, int | None, str]:
 
 
 def _existing(session: Session, offer_id: int, kind: str, order_id: str) -> Conversion | None:
-    return session.scalar(
-        select(Conversion).where(
-            Conversion.offer_id == offer_id,
-            Conversion.type == kind,
-            Conversion.order_id == order_id,
-        )
-    )
+    return session.scalar(_EXISTING, {"offer_id": offer_id, "type": kind, "order_id": order_id})
 
 
 def _same_or_conflict(found: Conversion, amount: Decimal) -> Intake:
@@ -213,9 +248,7 @@ def record(
                                     occurred_at)  # fmt: skip
     click_reused = (
         click_touch is not None
-        and session.scalar(
-            select(Conversion.id).where(Conversion.click_id == click_touch.id).limit(1)
-        )
+        and session.connection().scalar(_CLICK_USED, {"click_id": click_touch.id, "type": kind})
         is not None
     )
     facts = engine.Facts(occurred_at, data.get("customer_email"), click_reused)
@@ -264,20 +297,21 @@ def record(
     )
     conversion.commission, conversion.rule_id, why = commission_for(conversion)
     conversion.explanation = [*conversion.explanation, why]
-    session.add(conversion)
+    values = {column.key: getattr(conversion, column.key) for column in _INSERT_COLUMNS}
     try:
-        # flush now: the unique key on (offer, type, order id) decides between racing copies
-        session.flush()
+        # the unique key on (offer, type, order id) decides between racing copies
+        conversion.id = session.connection().execute(_INSERT, values).scalar_one()
     except IntegrityError:
         session.rollback()
         found = _existing(session, offer.id, kind, order_id)
         if found is None:
             raise
         return _same_or_conflict(found, amount)
+    conversion.updated_at = now
     if verdict.partner_id is not None and verdict.status == "pending" and key is not None:
-        _bind_customer(session, offer.id, key, verdict.partner_id, conversion, occurred_at)
+        _bind_customer(session, offer.id, key, verdict.partner_id, conversion.id, occurred_at)
     audit.record(session, "conversion", conversion.id, "created", actor, None,
-                 snapshot(conversion), "; ".join(verdict.explanation))  # fmt: skip
+                 snapshot(conversion), "; ".join(verdict.explanation), at=now)  # fmt: skip
     session.commit()
     return Intake(conversion, created=True)
 
@@ -296,34 +330,43 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
     ]
 
 
+_BIND = {
+    "sqlite": sqlite_insert(CustomerBinding).on_conflict_do_nothing(),
+    "postgresql": postgresql_insert(CustomerBinding).on_conflict_do_nothing(),
+}
+_REBIND = (
+    update(CustomerBinding)
+    .where(
+        CustomerBinding.offer_id == bindparam("b_offer"),
+        CustomerBinding.customer_key == bindparam("b_key"),
+        CustomerBinding.attributed_at < bindparam("b_cutoff"),
+    )
+    .values(
+        partner_id=bindparam("b_partner"),
+        conversion_id=bindparam("b_conversion"),
+        attributed_at=bindparam("b_at"),
+    )
+)
+
+
 def _bind_customer(
-    session: Session,
-    offer_id: int,
-    key: str,
-    partner_id: int,
-    conversion: Conversion,
-    at: dt.datetime,
+    session: Session, offer_id: int, key: str, partner_id: int, conversion_id: int, at: dt.datetime
 ) -> None:
     """Bind the customer to the partner unless a live binding exists (first one wins)."""
-    binding = session.scalar(
-        select(CustomerBinding).where(
-            CustomerBinding.offer_id == offer_id, CustomerBinding.customer_key == key
-        )
-    )
-    if binding is None:
-        try:
-            with session.begin_nested():  # a racing first order may bind the customer first
-                session.add(CustomerBinding(offer_id=offer_id, customer_key=key,
-                                            partner_id=partner_id, conversion_id=conversion.id,
-                                            attributed_at=at))  # fmt: skip
-        except IntegrityError:
-            pass
-    elif at - binding.attributed_at > engine.CUSTOMER_BINDING:
-        binding.partner_id, binding.conversion_id, binding.attributed_at = (
-            partner_id,
-            conversion.id,
-            at,
-        )
+    conn = session.connection()
+    # a racing first order may bind the customer first: the unique key keeps that one
+    result = conn.execute(
+        _BIND[conn.dialect.name],
+        {"offer_id": offer_id, "customer_key": key, "partner_id": partner_id,
+         "conversion_id": conversion_id, "attributed_at": at},
+    )  # fmt: skip
+    if result.rowcount:
+        return
+    conn.execute(
+        _REBIND,
+        {"b_offer": offer_id, "b_key": key, "b_cutoff": at - engine.CUSTOMER_BINDING,
+         "b_partner": partner_id, "b_conversion": conversion_id, "b_at": at},
+    )  # fmt: skip
 
 
 def get(session: Session, conversion_id: int, partner_id: int | None = None) -> Conversion:
@@ -337,25 +380,77 @@ def get(session: Session, conversion_id: int, partner_id: int | None = None) -> 
 def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: str) -> Conversion:
     """Refund all (reversed, commission 0.00) or part (commission on what remains)."""
     conversion = get(session, conversion_id)
-    if conversion.status == "rejected":
-        raise Conflict("A rejected conversion cannot be refunded.")
-    remaining = conversion.amount - conversion.refunded_amount
-    if amount is None:
-        amount = remaining
-    if amount > remaining:
-        raise Invalid("amount", f"Only {remaining} remains to refund.")
-    if amount == ZERO and conversion.status == "reversed":
-        return conversion  # a repeated full refund changes nothing
+    while True:
+        if conversion.status == "rejected":
+            raise Conflict("A rejected conversion cannot be refunded.")
+        remaining = conversion.amount - conversion.refunded_amount
+        refunded = remaining if amount is None else amount
+        if refunded > remaining:
+            raise Invalid("amount", f"Only {remaining} remains to refund.")
+        if refunded == ZERO and conversion.status == "reversed":
+            return conversion  # a repeated full refund changes nothing
+        # Compare-and-set, never read-then-write: when a racing refund or review changed the
+        # row since we read it, read it again, so refunds never add up past the amount.
+        result = session.execute(
+            update(Conversion)
+            .where(
+                Conversion.id == conversion.id,
+                Conversion.status == conversion.status,
+                Conversion.refunded_amount == conversion.refunded_amount,
+            )
+            .values(refunded_amount=conversion.refunded_amount + refunded)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            break
+        session.rollback()
+        session.refresh(conversion)
     before = snapshot(conversion)
-    conversion.refunded_amount = conversion.refunded_amount + amount
+    conversion.refunded_amount = conversion.refunded_amount + refunded
     if conversion.refunded_amount >= conversion.amount:
         conversion.status = "reversed"
         conversion.commission = ZERO
     else:
         conversion.commission, conversion.rule_id, _why = commission_for(conversion)
     audit.record(session, "conversion", conversion.id, "refunded", actor, before,
-                 snapshot(conversion), f"refund of {amount}")  # fmt: skip
+                 snapshot(conversion), f"refund of {refunded}")  # fmt: skip
     session.commit()
+    return conversion
+
+
+def _review(
+    session: Session,
+    conversion_id: int,
+    target: str,
+    allowed_from: tuple[str, ...],
+    actor: str,
+    reason: str,
+) -> Conversion:
+    """Move a conversion to `target` by a guarded UPDATE: of two racing reviews, one wins
+    and the other sees the new status (never two audit entries from the same 'before')."""
+    conversion = get(session, conversion_id)
+    while conversion.status != target:
+        if conversion.status not in allowed_from:
+            raise Conflict(f"A {conversion.status} conversion cannot become {target}.")
+        values: dict[str, Any] = {"status": target}
+        if target == "rejected":
+            values.update(reason=reason, commission=ZERO)
+        result = session.execute(
+            update(Conversion)
+            .where(Conversion.id == conversion.id, Conversion.status == conversion.status)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            session.rollback()
+            session.refresh(conversion)
+            continue
+        before = snapshot(conversion)
+        for key, value in values.items():
+            setattr(conversion, key, value)
+        audit.record(session, "conversion", conversion.id, target, actor, before,
+                     snapshot(conversion), reason)  # fmt: skip
+        session.commit()
     return conversion
 
 
@@ -363,34 +458,13 @@ def approve(
     session: Session, conversion_id: int, actor: str, reason: str | None = None
 ) -> Conversion:
     """Staff approval: pending (flagged or not) becomes approved."""
-    conversion = get(session, conversion_id)
-    if conversion.status == "approved":
-        return conversion
-    if conversion.status != "pending":
-        raise Conflict(f"A {conversion.status} conversion cannot be approved.")
-    before = snapshot(conversion)
-    conversion.status = "approved"
-    audit.record(session, "conversion", conversion.id, "approved", actor, before,
-                 snapshot(conversion), reason or "approved by staff")  # fmt: skip
-    session.commit()
-    return conversion
+    return _review(session, conversion_id, "approved", ("pending",), actor,
+                   reason or "approved by staff")  # fmt: skip
 
 
 def reject(session: Session, conversion_id: int, actor: str, reason: str) -> Conversion:
     """Staff rejection of a pending or approved conversion; commission drops to 0.00."""
-    conversion = get(session, conversion_id)
-    if conversion.status == "rejected":
-        return conversion
-    if conversion.status == "reversed":
-        raise Conflict("A reversed conversion cannot be rejected.")
-    before = snapshot(conversion)
-    conversion.status = "rejected"
-    conversion.reason = reason
-    conversion.commission = ZERO
-    audit.record(session, "conversion", conversion.id, "rejected", actor, before,
-                 snapshot(conversion), reason)  # fmt: skip
-    session.commit()
-    return conversion
+    return _review(session, conversion_id, "rejected", ("pending", "approved"), actor, reason)
 
 
 def approve_due(session: Session, now: dt.datetime, actor: str = "approve-due") -> int:
@@ -435,9 +509,12 @@ def record_pixel(args: Mapping[str, str], click_id: str | None, app: Any) -> Int
     from affiliates.extensions import db
 
     fields = ("offer_id", "order_id", "amount", "type", "currency", "promo_code")
-    data: dict[str, Any] = {name: args[name][:200] for name in fields if args.get(name)}
+    # bounded, yet long enough that an oversized value fails validation instead of being cut
+    data: dict[str, Any] = {name: args[name][:1000] for name in fields if args.get(name)}
     if click_id:
         data["click_id"] = click_id[:64]
+    if any("\x00" in value for value in data.values()):
+        return None  # as the API refuses it: PostgreSQL text cannot hold NUL
     try:
         body = ConversionCreate.model_validate(data)
     except ValidationError:

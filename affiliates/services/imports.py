@@ -4,6 +4,8 @@ validation and the same intake service as the API, so a re-import changes nothin
 from __future__ import annotations
 
 import datetime as dt
+import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,8 @@ REQUIRED = ("order_id", "amount")
 OPTIONAL = (
     "type", "currency", "promo_code", "customer_id", "customer_email", "click_id", "occurred_at",
 )  # fmt: skip
+# pandas' warning for a row with too many fields, which it skips
+_SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")
 
 
 @dataclass
@@ -52,30 +56,53 @@ def import_orders(
     """Read the CSV in chunks; land the good rows, report the bad ones by line number."""
     get_offer(session, offer_id)
     report = ImportReport()
+    malformed: set[int] = set()  # lines pandas skipped (too many fields), by line number
     try:
-        reader = pd.read_csv(
+        # A context manager, so the file is closed also when a chunk raises; a row with
+        # too many fields is skipped with a ParserWarning naming its line, caught here.
+        with warnings.catch_warnings(record=True) as caught, pd.read_csv(
             path, dtype=str, keep_default_na=False, chunksize=chunk_size, skipinitialspace=True,
-            encoding="utf-8-sig",
-        )  # fmt: skip
-        first = True
-        line = 1  # the header
-        for chunk in reader:
-            if first:
-                columns = [str(c).strip() for c in chunk.columns]
-                missing = [name for name in REQUIRED if name not in columns]
-                if missing:
-                    raise Invalid("file", f"Missing required column(s): {', '.join(missing)}.")
-                first = False
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            for record in chunk.to_dict("records"):
-                line += 1
-                report.rows += 1
-                _import_row(session, record, offer_id, line, report, secret, now)
+            encoding="utf-8-sig", skip_blank_lines=False, on_bad_lines="warn",
+        ) as reader:  # fmt: skip
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            first = True
+            line = 1  # the header
+            for chunk in reader:
+                _collect_malformed(caught, malformed, report)
+                if first:
+                    columns = [str(c).strip() for c in chunk.columns]
+                    missing = [name for name in REQUIRED if name not in columns]
+                    if missing:
+                        raise Invalid("file", f"Missing required column(s): {', '.join(missing)}.")
+                    first = False
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                for record in chunk.to_dict("records"):
+                    line += 1
+                    while line in malformed:  # already reported
+                        line += 1
+                    if not any(str(value).strip() for value in record.values()):
+                        continue  # a blank line: counted, not a row
+                    report.rows += 1
+                    _import_row(session, record, offer_id, line, report, secret, now)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise Invalid("file", f"The file is not a readable CSV: {str(exc)[:200]}") from None
     except pd.errors.EmptyDataError:
         raise Invalid("file", "The file is empty.") from None
+    report.errors.sort()
     return report
+
+
+def _collect_malformed(
+    caught: list[warnings.WarningMessage], malformed: set[int], report: ImportReport
+) -> None:
+    for warning in caught:
+        for found in _SKIPPED.finditer(str(warning.message)):
+            line = int(found.group(1))
+            if line not in malformed:
+                malformed.add(line)
+                report.rows += 1
+                report.errors.append((line, f"row: {found.group(2).strip()}"))
+    caught.clear()
 
 
 def _import_row(

@@ -73,10 +73,10 @@ def update_link(
 ) -> Link:
     """Archive or restore a link, or change its UTM tags."""
     link = get_link(session, link_id, partner_id)
+    if "archived" in changes and changes["archived"] is None:
+        raise Invalid("archived", "Must be true or false.")
     for key, value in changes.items():
         if key == "archived":
-            if value is None:
-                raise Invalid("archived", "Must be true or false.")
             link.archived_at = (link.archived_at or utcnow()) if value else None
         else:
             setattr(link, key, value)

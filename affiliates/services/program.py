@@ -23,7 +23,7 @@ REF_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 def slugify(text: str) -> str:
     """An ASCII slug for URLs and utm_campaign; Cyrillic is transliterated roughly."""
-    text = text.translate(_CYRILLIC).lower()
+    text = text.lower().translate(_CYRILLIC)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
     return slug[:60] or "offer"
@@ -88,16 +88,22 @@ def create_offer(session: Session, data: Mapping[str, Any]) -> Offer:
     return offer
 
 
+_NULLABLE_OFFER_TERMS = ("target_cac", "max_discount_percent")
+
+
 def update_offer(session: Session, offer_id: int, changes: Mapping[str, Any]) -> Offer:
     """Change an offer's terms; links already made must stay inside its domains."""
     offer = get_offer(session, offer_id)
     for key, value in changes.items():
-        if key in ("name", "destination_url", "allowed_domains", "attribution_priority") and (
-            value is None
-        ):
+        if value is None and key not in _NULLABLE_OFFER_TERMS:
             raise Invalid(key, "This field cannot be null.")
+    for key, value in changes.items():
         setattr(offer, key, sorted(set(value)) if key == "allowed_domains" else value)
-    _check_offer_domains(offer.destination_url, offer.allowed_domains)
+    try:
+        _check_offer_domains(offer.destination_url, offer.allowed_domains)
+    except Invalid:
+        session.rollback()
+        raise
     if "allowed_domains" in changes:
         from affiliates.models import Link
 

@@ -61,9 +61,11 @@ def get_promo_code(session: Session, code_id: int, partner_id: int | None = None
     return promo
 
 
-def update_promo_code(session: Session, code_id: int, changes: Mapping[str, Any]) -> PromoCode:
+def update_promo_code(session: Session, code: str, changes: Mapping[str, Any]) -> PromoCode:
     """Deactivate a code or change its limits and dates."""
-    promo = get_promo_code(session, code_id)
+    promo = find_code(session, code[:64])
+    if promo is None:
+        raise NotFound(f"Promo code {code[:64]} does not exist.")
     if "active" in changes and changes["active"] is None:
         raise Invalid("active", "Must be true or false.")
     for key, value in changes.items():

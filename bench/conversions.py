@@ -1,0 +1,157 @@
+"""Conversion intake: conversions/s through the API against a bare Flask JSON endpoint
+under the same server in the same run, and the attribution engine's attributions/s.
+
+    python bench/conversions.py [--duration 10] [--connections 16] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import VENV_BIN, Server, free_port, gunicorn_argv, print_table, run_wrk
+
+LUA = """
+local counter = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"offer_id": %d, "order_id": "B-%s-%d-%d", "amount": "1499.00", "utm_source": "%s",'
+    .. ' "customer_id": "c-%d"}', OFFER, RUN, tid, counter, REF, counter % 5000)
+  return wrk.format("POST", "/api/v1/conversions",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. KEY}, body)
+end
+"""
+
+
+def seed(env: dict[str, str]) -> tuple[int, str, str]:
+    """Migrate, create an offer, a partner and a conversions key."""
+    subprocess.run([str(VENV_BIN / "affiliates"), "db", "upgrade"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    script = (
+        "from affiliates import create_app\n"
+        "from affiliates.extensions import db\n"
+        "from affiliates.services import api_keys, program\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    o = program.create_offer(db.session, {'name': 'Bench shop',"
+        " 'destination_url': 'https://shop.example.com/'})\n"
+        "    p = program.create_partner(db.session, 'Bench partner', 'bench@example.com')\n"
+        "    print(o.id, p.ref_code, api_keys.issue(db.session, 'conversions'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    offer_id, ref, key = out.strip().splitlines()[-1].split()
+    return int(offer_id), ref, key
+
+
+def write_script(directory: str, offer_id: int, ref: str, key: str, run: str) -> str:
+    path = Path(directory) / "post.lua"
+    header = f'OFFER = {offer_id}\nREF = "{ref}"\nKEY = "{key}"\nRUN = "{run}"\n'
+    path.write_text(header + LUA)
+    return str(path)
+
+
+def engine_throughput(count: int = 100_000) -> float:
+    """Attributions per second of the pure engine over synthetic conversions."""
+    from affiliates import attribution as engine
+
+    rng = random.Random(1)  # noqa: S311 - synthetic data
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    partners = [engine.PartnerFacts(i, f"p{i}@example.com", i % 10 != 0) for i in range(50)]
+    terms = engine.OfferTerms()
+    cases = []
+    for _ in range(count):
+        partner = rng.choice(partners)
+        click = None
+        if rng.random() < 0.7:
+            click = engine.ClickTouch("c", partner, now - dt.timedelta(hours=rng.randrange(2000)),
+                                      is_bot=rng.random() < 0.03)  # fmt: skip
+        code = None
+        if rng.random() < 0.3:
+            code = engine.CodeTouch("X", rng.choice(partners), rng.random() < 0.9, "expired")
+        ref = engine.RefTouch("r", rng.choice(partners)) if rng.random() < 0.1 else None
+        customer = None
+        if rng.random() < 0.2:
+            customer = engine.CustomerTouch(rng.choice(partners), now - dt.timedelta(days=100))
+        facts = engine.Facts(now, f"c{rng.randrange(1000)}@example.com", rng.random() < 0.01)
+        cases.append((facts, engine.Touches(click, code, ref, customer)))
+    started = time.perf_counter()
+    for facts, touches in cases:
+        engine.attribute(facts, touches, terms)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    tmp = tempfile.mkdtemp(prefix="affiliates-bench-")
+    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    env = {**os.environ, "AFFILIATES_ENV": "production", "SECRET_KEY": "bench-secret",
+           "DATABASE_URL": database_url}  # fmt: skip
+    offer_id, ref, key = seed(env)
+    json_header = ("Content-Type: application/json",)
+
+    port = free_port()
+    bare = Server(gunicorn_argv("bare_json:app", port, "sync", args.workers, 1), dict(os.environ),
+                  f"http://127.0.0.1:{port}/healthz")  # fmt: skip
+    try:
+        script = write_script(tmp, offer_id, ref, key, "warm")
+        url = f"http://127.0.0.1:{port}/api/v1/conversions"
+        run_wrk("warm-up", url, 2, args.connections, json_header, script)
+        script = write_script(tmp, offer_id, ref, key, "bare")
+        ceiling = run_wrk(f"bare Flask JSON, sync x{args.workers}", url, args.duration,
+                          args.connections, json_header, script)  # fmt: skip
+    finally:
+        bare.stop()
+
+    port = free_port()
+    argv = [str(VENV_BIN / "affiliates"), "serve", "--port", str(port), "--workers",
+            str(args.workers)]  # fmt: skip
+    server = Server(argv, env, f"http://127.0.0.1:{port}/healthz")
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/conversions"
+        run_wrk("warm-up", url, 2, args.connections, json_header,
+                write_script(tmp, offer_id, ref, key, "warm"))  # fmt: skip
+        result = run_wrk(f"affiliates intake, sync x{args.workers}", url, args.duration,
+                         args.connections, json_header,
+                         write_script(tmp, offer_id, ref, key, "run"))  # fmt: skip
+    finally:
+        server.stop()
+
+    print(f"\nConversion intake ({args.duration}s each, {args.connections} keep-alive connections, "
+          f"database {database_url.split(':')[0]})")  # fmt: skip
+    print_table([ceiling, result], ceiling)
+    ratio = result.rps / ceiling.rps
+    print(f"\nratio to the bare endpoint: {ratio:.2f} (target >= 0.40); "
+          f"non-2xx answers: {result.non_2xx_3xx}")  # fmt: skip
+    rate = engine_throughput()
+    print(f"attribution engine, in-process: {rate:,.0f} attributions/s over 100k conversions")
+    shutil.rmtree(tmp, ignore_errors=True)
+    ok = ratio >= 0.4 and result.non_2xx_3xx == 0
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
