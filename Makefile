@@ -38,6 +38,7 @@ format: dev-install
 
 bench: dev-install
 	$(BIN)/python bench/redirect.py
+	$(BIN)/python bench/conversions.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
