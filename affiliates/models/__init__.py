@@ -2,6 +2,7 @@
 
 from affiliates.database import Base
 from affiliates.models.accounts import ApiKey, User
+from affiliates.models.commissions import CommissionRule, CommissionRuleVersion
 from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding
 from affiliates.models.program import Offer, Partner
 from affiliates.models.tracking import Click, Link, PromoCode
@@ -11,6 +12,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Click",
+    "CommissionRule",
+    "CommissionRuleVersion",
     "Conversion",
     "CustomerBinding",
     "Link",

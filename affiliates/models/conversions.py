@@ -48,7 +48,8 @@ class Conversion(Base):
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     explanation: Mapped[list[str]] = mapped_column(JSON, default=list)
     commission: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
-    rule_id: Mapped[int | None]
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("commission_rules.id"))
+    rule_version: Mapped[int | None]
     new_customer: Mapped[bool | None]
     items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(16), default="api")
