@@ -445,7 +445,14 @@ def _objects(client, admin) -> dict:
         headers=admin,
     )
     assert conversion.status_code == 201, conversion.get_data(as_text=True)
+    rule = client.post(
+        "/api/v1/commission-rules",
+        json={"offer_id": offer.id, "type": "sale", "kind": "percent", "value": "10"},
+        headers=admin,
+    )
+    assert rule.status_code == 201, rule.get_data(as_text=True)
     return {
+        "rule_id": rule.get_json()["id"],
         "offer_id": offer.id,
         "partner_id": partner.id,
         "link_id": link.id,
@@ -504,6 +511,13 @@ def _valid_bodies(objects: dict, n: int) -> dict[tuple[str, str], dict]:
         ("POST", "/conversions/<int:conversion_id>/refund"): {"amount": "1.00"},
         ("POST", "/conversions/<int:conversion_id>/approve"): {"reason": "ok"},
         ("POST", "/conversions/<int:conversion_id>/reject"): {"reason": "fraud"},
+        ("POST", "/commission-rules"): {"type": "sale", "kind": "fixed", "value": "100.00"},
+        ("PATCH", "/commission-rules/<int:rule_id>"): {"priority": 5},
+        ("POST", "/commission-rules/preview"): {
+            "offer_id": objects["offer_id"],
+            "partner_id": objects["partner_id"],
+            "amount": "1000.00",
+        },
     }
 
 
