@@ -8,11 +8,12 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from affiliates.database import utcnow
+from affiliates.database import Prepared, utcnow
 from affiliates.models import AuditEntry
 
-# Core, not the unit of work: an audit entry is only ever inserted, never changed.
-_INSERT = cast(Table, AuditEntry.__table__).insert()
+# Not the unit of work: an audit entry is only ever inserted, never changed; and a prepared
+# statement, as every conversion intake writes one.
+_INSERT = Prepared(cast(Table, AuditEntry.__table__).insert())
 
 
 def record(
@@ -27,8 +28,8 @@ def record(
     at: dt.datetime | None = None,
 ) -> None:
     """Add an audit entry to the current transaction (committed with the change it records)."""
-    session.connection().execute(
-        _INSERT,
+    _INSERT.execute(
+        session.connection(),
         {
             "entity": entity,
             "entity_id": entity_id,

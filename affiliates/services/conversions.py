@@ -8,15 +8,17 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from affiliates import attribution as engine
+from affiliates.database import Prepared, WriterQueue
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
 from affiliates.services import audit
@@ -28,9 +30,10 @@ CLOSED = ("rejected", "reversed")
 
 @dataclass(frozen=True)
 class Intake:
-    """The outcome of posting a conversion: the row, and whether this call created it."""
+    """The outcome of posting a conversion: the row (as loaded, or as just inserted), and
+    whether this call created it."""
 
-    conversion: Conversion
+    conversion: Any
     created: bool
 
 
@@ -44,7 +47,7 @@ def customer_key(secret: str, customer_id: str | None, email: str | None) -> str
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:40]
 
 
-def snapshot(conversion: Conversion) -> dict[str, Any]:
+def snapshot(conversion: Any) -> dict[str, Any]:
     """The fields an audit entry records before and after a change."""
     return {
         "status": conversion.status,
@@ -62,7 +65,7 @@ def _partner_facts(partner: Partner) -> engine.PartnerFacts:
     return engine.PartnerFacts(partner.id, partner.email, partner.status == "active")
 
 
-def _terms(offer: Offer) -> engine.OfferTerms:
+def _terms(offer: Any) -> engine.OfferTerms:
     return engine.OfferTerms(
         priority=tuple(offer.attribution_priority),
         window_days=offer.attribution_window_days,
@@ -71,69 +74,110 @@ def _terms(offer: Offer) -> engine.OfferTerms:
     )
 
 
-_CLICK = (
+_CLICKER, _REFERRER, _BOUND = (
+    aliased(Partner, name=name) for name in ("clicker", "referrer", "bound")
+)
+# Everything the engine needs but a promo code, in one statement: the offer's terms, the
+# click (with its link and partner) and whether an order of this type already claimed it,
+# the partner whose ref code is the utm_source, and the customer's live binding.
+_TOUCHES = Prepared(
     select(
-        Click.id, Click.created_at, Click.is_bot, Click.attributable, Link.archived_at,
-        Partner.id, Partner.email, Partner.status,
+        Offer.id, Offer.currency, Offer.hold_days, Offer.attribution_window_days,
+        Offer.attribution_priority, Offer.min_click_to_conversion_seconds,
+        Offer.require_click_for_code, Offer.max_discount_percent,
+        Click.id, Click.created_at, Click.is_bot, Click.attributable, Link.id, Link.archived_at,
+        _CLICKER.id, _CLICKER.email, _CLICKER.status,
+        _REFERRER.id, _REFERRER.email, _REFERRER.status, _REFERRER.ref_code,
+        CustomerBinding.attributed_at, _BOUND.id, _BOUND.email, _BOUND.status,
+        # a lead then a sale through one click is the normal funnel; two orders of one type
+        # are not
+        select(Conversion.id)
+        .where(Conversion.click_id == Click.id, Conversion.type == bindparam("type"))
+        .exists(),
     )
-    .join(Link, Link.id == Click.link_id)
-    .join(Partner, Partner.id == Click.partner_id)
-    .where(Click.id == bindparam("click_id"), Click.offer_id == bindparam("offer_id"))
+    .select_from(Offer)
+    .outerjoin(Click, (Click.id == bindparam("click_id")) & (Click.offer_id == Offer.id))
+    .outerjoin(Link, Link.id == Click.link_id)
+    .outerjoin(_CLICKER, _CLICKER.id == Click.partner_id)
+    .outerjoin(_REFERRER, _REFERRER.ref_code == bindparam("ref_code"))
+    .outerjoin(CustomerBinding, (CustomerBinding.offer_id == Offer.id)
+               & (CustomerBinding.customer_key == bindparam("customer_key")))
+    .outerjoin(_BOUND, _BOUND.id == CustomerBinding.partner_id)
+    .where(Offer.id == bindparam("offer_id"))
 )  # fmt: skip
-_REF = select(Partner.id, Partner.email, Partner.status, Partner.ref_code).where(
-    Partner.ref_code == bindparam("ref_code")
-)
-_BINDING = (
-    select(CustomerBinding.attributed_at, Partner.id, Partner.email, Partner.status)
-    .join(Partner, Partner.id == CustomerBinding.partner_id)
-    .where(
-        CustomerBinding.offer_id == bindparam("offer_id"),
-        CustomerBinding.customer_key == bindparam("customer_key"),
-    )
-)
 _TABLE = cast(Table, Conversion.__table__)
-_INSERT_COLUMNS = [column for column in _TABLE.columns if column.key not in ("id", "updated_at")]
-_INSERT = _TABLE.insert().returning(_TABLE.c.id)
-# A lead then a sale through one click is the normal funnel; two orders of one type are not.
-_CLICK_USED = (
-    select(Conversion.id)
-    .where(Conversion.click_id == bindparam("click_id"), Conversion.type == bindparam("type"))
-    .limit(1)
-)
+_INSERT = Prepared(_TABLE.insert().returning(_TABLE.c.id))
 _EXISTING = select(Conversion).where(
     Conversion.offer_id == bindparam("offer_id"),
     Conversion.type == bindparam("type"),
     Conversion.order_id == bindparam("order_id"),
 )
+# Writers of conversions queue for SQLite's single write lock instead of polling for it.
+_WRITERS = WriterQueue("-intakelock")
+
+
+class _Offer(NamedTuple):
+    id: int
+    currency: str
+    hold_days: int
+    attribution_window_days: int
+    attribution_priority: list[str]
+    min_click_to_conversion_seconds: int
+    require_click_for_code: bool
+    max_discount_percent: Decimal | None
+
+
+@dataclass(frozen=True)
+class _Found:
+    offer: _Offer
+    click: engine.ClickTouch | None
+    click_reused: bool
+    ref: engine.RefTouch | None
+    customer: engine.CustomerTouch | None
 
 
 def _facts_of(partner_id: int, email: str, status: str) -> engine.PartnerFacts:
     return engine.PartnerFacts(partner_id, email, status == "active")
 
 
-def _click_touch(session: Session, offer: Offer, click_id: str | None) -> engine.ClickTouch | None:
-    if not click_id:
+def _touches(
+    conn: Connection,
+    offer_id: int,
+    kind: str,
+    click_id: str | None,
+    utm_source: str | None,
+    key: str | None,
+) -> _Found | None:
+    """The offer and every touch but a promo code, or None for an unknown offer."""
+    rows = _TOUCHES.execute(conn, {
+        "offer_id": offer_id, "type": kind, "click_id": click_id[:32] if click_id else None,
+        "ref_code": utm_source.strip() if utm_source else None, "customer_key": key,
+    })  # fmt: skip
+    if not rows:
         return None
-    row = (
-        session.connection()
-        .execute(_CLICK, {"click_id": click_id[:32], "offer_id": offer.id})
-        .first()
+    row = rows[0]
+    click = None
+    if row[8] is not None and row[12] is not None and row[14] is not None:
+        click = engine.ClickTouch(
+            id=row[8],
+            partner=_facts_of(row[14], row[15], row[16]),
+            created_at=row[9],
+            is_bot=row[10],
+            attributable=row[11],
+            link_archived=row[13] is not None,
+        )
+    ref = (
+        None if row[17] is None else engine.RefTouch(row[20], _facts_of(row[17], row[18], row[19]))
     )
-    if row is None:
-        return None
-    return engine.ClickTouch(
-        id=row[0],
-        partner=_facts_of(row[5], row[6], row[7]),
-        created_at=row[1],
-        is_bot=row[2],
-        attributable=row[3],
-        link_archived=row[4] is not None,
-    )
+    customer = None
+    if row[22] is not None:
+        customer = engine.CustomerTouch(_facts_of(row[22], row[23], row[24]), row[21])
+    return _Found(_Offer(*row[:8]), click, click is not None and bool(row[25]), ref, customer)
 
 
 def _code_touch(
     session: Session,
-    offer: Offer,
+    offer: Any,
     code: str | None,
     amount: Decimal,
     key: str | None,
@@ -163,24 +207,6 @@ def _code_touch(
     return engine.CodeTouch(promo.code, _partner_facts(partner), valid, reason), promo
 
 
-def _ref_touch(session: Session, utm_source: str | None) -> engine.RefTouch | None:
-    if not utm_source:
-        return None
-    row = session.connection().execute(_REF, {"ref_code": utm_source.strip()}).first()
-    return None if row is None else engine.RefTouch(row[3], _facts_of(row[0], row[1], row[2]))
-
-
-def _customer_touch(session: Session, offer: Offer, key: str | None) -> engine.CustomerTouch | None:
-    if key is None:
-        return None
-    row = (
-        session.connection().execute(_BINDING, {"offer_id": offer.id, "customer_key": key}).first()
-    )
-    if row is None:
-        return None
-    return engine.CustomerTouch(_facts_of(row[1], row[2], row[3]), row[0])
-
-
 def _consume_code(session: Session, promo: PromoCode) -> bool:
     """Take one use of the code atomically; False when it is exhausted (never read-then-write)."""
     result = session.execute(
@@ -195,7 +221,7 @@ def _consume_code(session: Session, promo: PromoCode) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def commission_for(conversion: Conversion) -> tuple[Decimal, int | None, str]:
+def commission_for(conversion: Any) -> tuple[Decimal, int | None, str]:
     """The commission a conversion earns on what remains after refunds.
 
     No commission rule is configured in this version, so every conversion earns 0.00 —
@@ -226,94 +252,109 @@ def record(
     now: dt.datetime,
     source: str = "api",
 ) -> Intake:
-    """Record a sale or lead once, attribute it, and hold it; a repeat returns the original."""
-    offer = session.get(Offer, data["offer_id"])
-    if offer is None:
-        raise Invalid("offer_id", f"Offer {data['offer_id']} does not exist.")
+    """Record a sale or lead once, attribute it, and hold it; a repeat returns the original.
+
+    The intake is optimistic: a new order costs no look-up of itself; a repeat fails on the
+    unique key of (offer, type, order id), rolls back everything it did, and answers with
+    the original. Every read comes before the first write, so the write transaction (and,
+    on SQLite, the database's single write lock) is held only for the writes.
+    """
     kind = data.get("type") or "sale"
     order_id = data["order_id"]
+    key = customer_key(secret, data.get("customer_id"), data.get("customer_email"))
+    conn = session.connection()
+    found = _touches(conn, data["offer_id"], kind, data.get("click_id"), data.get("utm_source"),
+                     key)  # fmt: skip
+    if found is None:
+        raise Invalid("offer_id", f"Offer {data['offer_id']} does not exist.")
+    offer = found.offer
     amount = Decimal(data.get("amount") or ZERO).quantize(Decimal("0.01"))
     currency = (data.get("currency") or offer.currency).upper()
     if currency != offer.currency:
         raise Invalid("currency", f"The offer is in {offer.currency}.")
-    found = _existing(session, offer.id, kind, order_id)
-    if found is not None:
-        return _same_or_conflict(found, amount)
     occurred_at = data.get("occurred_at") or now
     if occurred_at > now + dt.timedelta(minutes=5):
         raise Invalid("occurred_at", "The conversion cannot be in the future.")
-    key = customer_key(secret, data.get("customer_id"), data.get("customer_email"))
-    click_touch = _click_touch(session, offer, data.get("click_id"))
+    click_touch = found.click
     code_touch, promo = _code_touch(session, offer, data.get("promo_code"), amount, key,
                                     occurred_at)  # fmt: skip
-    click_reused = (
-        click_touch is not None
-        and session.connection().scalar(_CLICK_USED, {"click_id": click_touch.id, "type": kind})
-        is not None
-    )
-    facts = engine.Facts(occurred_at, data.get("customer_email"), click_reused)
-    touches = engine.Touches(
-        click=click_touch,
-        code=code_touch,
-        ref=_ref_touch(session, data.get("utm_source")),
-        customer=_customer_touch(session, offer, key),
-    )
+    facts = engine.Facts(occurred_at, data.get("customer_email"), found.click_reused)
+    touches = engine.Touches(click=click_touch, code=code_touch, ref=found.ref,
+                             customer=found.customer)  # fmt: skip
     terms = _terms(offer)
     verdict = engine.attribute(facts, touches, terms)
-    if (
-        verdict.method == "promo_code"
-        and verdict.status == "pending"
-        and promo is not None
-        and not _consume_code(session, promo)
-    ):
-        # Another order took the last use first: fall through to the next method.
-        exhausted = engine.CodeTouch(promo.code, touches.code.partner, False, "exhausted")  # type: ignore[union-attr]
-        touches = engine.Touches(touches.click, exhausted, touches.ref, touches.customer)
-        verdict = engine.attribute(facts, touches, terms)
-    conversion = Conversion(
-        offer_id=offer.id,
-        type=kind,
-        order_id=order_id,
-        amount=amount,
-        refunded_amount=ZERO,
-        currency=currency,
-        customer_key=key,
-        click_id=click_touch.id if click_touch else (data.get("click_id") or None),
-        promo_code_id=promo.id if promo is not None else None,
-        utm_source=data.get("utm_source"),
-        utm_campaign=data.get("utm_campaign"),
-        partner_id=verdict.partner_id,
-        attribution=verdict.method,
-        status=verdict.status,
-        reason=verdict.rejected,
-        flags=list(verdict.flags),
-        explanation=list(verdict.explanation),
-        new_customer=data.get("new_customer"),
-        items=_items(data.get("items")),
-        source=source,
-        occurred_at=occurred_at,
-        hold_until=occurred_at + dt.timedelta(days=offer.hold_days),
-        created_at=now,
-    )
-    conversion.commission, conversion.rule_id, why = commission_for(conversion)
-    conversion.explanation = [*conversion.explanation, why]
-    values = {column.key: getattr(conversion, column.key) for column in _INSERT_COLUMNS}
-    try:
-        # the unique key on (offer, type, order id) decides between racing copies
-        conversion.id = session.connection().execute(_INSERT, values).scalar_one()
-    except IntegrityError:
-        session.rollback()
-        found = _existing(session, offer.id, kind, order_id)
-        if found is None:
+    with _WRITERS.turn(conn):
+        try:
+            if (
+                verdict.method == "promo_code"
+                and verdict.status == "pending"
+                and promo is not None
+                and not _consume_code(session, promo)
+            ):
+                # Another order took the last use first: fall through to the next method.
+                exhausted = engine.CodeTouch(promo.code, touches.code.partner, False, "exhausted")  # type: ignore[union-attr]
+                touches = engine.Touches(touches.click, exhausted, touches.ref, touches.customer)
+                verdict = engine.attribute(facts, touches, terms)
+            values: dict[str, Any] = {
+                "offer_id": offer.id,
+                "type": kind,
+                "order_id": order_id,
+                "amount": amount,
+                "refunded_amount": ZERO,
+                "currency": currency,
+                "customer_key": key,
+                "click_id": click_touch.id if click_touch else (data.get("click_id") or None),
+                "promo_code_id": promo.id if promo is not None else None,
+                "utm_source": data.get("utm_source"),
+                "utm_campaign": data.get("utm_campaign"),
+                "partner_id": verdict.partner_id,
+                "attribution": verdict.method,
+                "status": verdict.status,
+                "reason": verdict.rejected,
+                "flags": list(verdict.flags),
+                "new_customer": data.get("new_customer"),
+                "items": _items(data.get("items")),
+                "source": source,
+                "occurred_at": occurred_at,
+                "hold_until": occurred_at + dt.timedelta(days=offer.hold_days),
+                "created_at": now,
+                "updated_at": now,
+            }
+            conversion = SimpleNamespace(**values)
+            commission, rule_id, why = commission_for(conversion)
+            values.update(commission=commission, rule_id=rule_id,
+                          explanation=[*verdict.explanation, why])  # fmt: skip
+            try:
+                # the unique key on (offer, type, order id) decides between racing copies
+                new_id = _INSERT.execute(conn, values)[0][0]
+            except IntegrityError as exc:
+                session.rollback()
+                repeat: IntegrityError | None = exc
+            else:
+                repeat = None
+                conversion = SimpleNamespace(id=new_id, **values)
+                if (
+                    verdict.partner_id is not None
+                    and verdict.status == "pending"
+                    and key is not None
+                ):
+                    _bind_customer(conn, offer.id, key, verdict.partner_id, new_id, occurred_at,
+                                   touches.customer)  # fmt: skip
+                audit.record(session, "conversion", new_id, "created", actor, None,
+                             snapshot(conversion), "; ".join(verdict.explanation),
+                             at=now)  # fmt: skip
+                session.commit()
+        except BaseException:
+            # end the write transaction before leaving the queue, so the next writer is not
+            # made to poll for SQLite's lock
+            session.rollback()
             raise
-        return _same_or_conflict(found, amount)
-    conversion.updated_at = now
-    if verdict.partner_id is not None and verdict.status == "pending" and key is not None:
-        _bind_customer(session, offer.id, key, verdict.partner_id, conversion.id, occurred_at)
-    audit.record(session, "conversion", conversion.id, "created", actor, None,
-                 snapshot(conversion), "; ".join(verdict.explanation), at=now)  # fmt: skip
-    session.commit()
-    return Intake(conversion, created=True)
+    if repeat is None:
+        return Intake(conversion, created=True)
+    original = _existing(session, offer.id, kind, order_id)
+    if original is None:
+        raise repeat
+    return _same_or_conflict(original, amount)
 
 
 def _items(items: Any) -> list[dict[str, Any]] | None:
@@ -331,10 +372,10 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
 
 
 _BIND = {
-    "sqlite": sqlite_insert(CustomerBinding).on_conflict_do_nothing(),
-    "postgresql": postgresql_insert(CustomerBinding).on_conflict_do_nothing(),
+    "sqlite": Prepared(sqlite_insert(CustomerBinding).on_conflict_do_nothing()),
+    "postgresql": Prepared(postgresql_insert(CustomerBinding).on_conflict_do_nothing()),
 }
-_REBIND = (
+_REBIND = Prepared(
     update(CustomerBinding)
     .where(
         CustomerBinding.offer_id == bindparam("b_offer"),
@@ -350,23 +391,28 @@ _REBIND = (
 
 
 def _bind_customer(
-    session: Session, offer_id: int, key: str, partner_id: int, conversion_id: int, at: dt.datetime
+    conn: Connection,
+    offer_id: int,
+    key: str,
+    partner_id: int,
+    conversion_id: int,
+    at: dt.datetime,
+    earlier: engine.CustomerTouch | None,
 ) -> None:
     """Bind the customer to the partner unless a live binding exists (first one wins)."""
-    conn = session.connection()
-    # a racing first order may bind the customer first: the unique key keeps that one
-    result = conn.execute(
-        _BIND[conn.dialect.name],
-        {"offer_id": offer_id, "customer_key": key, "partner_id": partner_id,
-         "conversion_id": conversion_id, "attributed_at": at},
-    )  # fmt: skip
-    if result.rowcount:
-        return
-    conn.execute(
-        _REBIND,
-        {"b_offer": offer_id, "b_key": key, "b_cutoff": at - engine.CUSTOMER_BINDING,
-         "b_partner": partner_id, "b_conversion": conversion_id, "b_at": at},
-    )  # fmt: skip
+    if earlier is None:
+        # a racing first order may bind the customer first: the unique key keeps that one
+        _BIND[conn.dialect.name].execute(
+            conn,
+            {"offer_id": offer_id, "customer_key": key, "partner_id": partner_id,
+             "conversion_id": conversion_id, "attributed_at": at},
+        )  # fmt: skip
+    elif at - earlier.attributed_at > engine.CUSTOMER_BINDING:
+        _REBIND.execute(
+            conn,
+            {"b_offer": offer_id, "b_key": key, "b_cutoff": at - engine.CUSTOMER_BINDING,
+             "b_partner": partner_id, "b_conversion": conversion_id, "b_at": at},
+        )  # fmt: skip
 
 
 def get(session: Session, conversion_id: int, partner_id: int | None = None) -> Conversion:
