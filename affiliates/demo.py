@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from affiliates.database import utcnow
 from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, User
 from affiliates.security import hash_password
-from affiliates.services import conversions, links, program, promo_codes
+from affiliates.services import commission_rules, conversions, links, program, promo_codes
 from tracking.visitors import VisitorHasher, is_bot
 
 OFFER_SLUG = "romashka-shop"
@@ -127,6 +127,7 @@ def _create(session: Session) -> None:
              "valid_until": None},
         )  # fmt: skip
     clicks = _clicks(session, made)
+    _rules(session, offer)
     _conversions(session, offer, partners, clicks)
 
 
@@ -178,6 +179,21 @@ def _clicks(session: Session, made: list[tuple[Link, int]]) -> list[dict[str, An
     return rows
 
 
+def _rules(session: Session, offer: Offer) -> None:
+    """Terms written from what a customer may cost: a share of the first order capped at
+    the target CAC, less for returning customers, a lead bounty with a tier for the best."""
+    terms = [
+        {"offer_id": offer.id, "type": "sale", "kind": "percent", "value": Decimal("12"),
+         "new_customers_only": True, "priority": 10},
+        {"offer_id": offer.id, "type": "sale", "kind": "percent", "value": Decimal("4"),
+         "cap": Decimal("800.00")},
+        {"offer_id": offer.id, "type": "lead", "kind": "fixed", "value": Decimal("150.00"),
+         "tiers": [{"min_conversions": 20, "value": "250.00"}]},
+    ]  # fmt: skip
+    for values in terms:
+        commission_rules.create(session, values, actor="demo")
+
+
 def _conversions(
     session: Session, offer: Offer, partners: list[Partner], clicks: list[dict[str, Any]]
 ) -> None:
@@ -205,6 +221,7 @@ def _conversions(
             "click_id": click["id"],
             "customer_id": f"cust-{rng.randrange(1500)}",
             "occurred_at": occurred,
+            "new_customer": rng.random() < 0.6,
         }
         if not lead and rng.random() < 0.25:
             data["promo_code"] = "ANNA10" if click["partner_id"] == partners[0].id else "OPT15"

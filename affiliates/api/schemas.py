@@ -530,6 +530,7 @@ class ConversionOut(Output):
     attribution: str | None
     commission: Money
     rule_id: int | None
+    rule_version: int | None
     hold_until: Timestamp
     occurred_at: Timestamp
     reason: str | None

@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from affiliates import attribution as engine
+from affiliates import commissions
 from affiliates.database import Prepared, WriterQueue
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
-from affiliates.services import audit
+from affiliates.services import audit, commission_rules
 from tracking.promo import check_code
 
 ZERO = Decimal("0.00")
@@ -94,6 +95,7 @@ _TOUCHES = Prepared(
         select(Conversion.id)
         .where(Conversion.click_id == Click.id, Conversion.type == bindparam("type"))
         .exists(),
+        Offer.target_cac,
     )
     .select_from(Offer)
     .outerjoin(Click, (Click.id == bindparam("click_id")) & (Click.offer_id == Offer.id))
@@ -125,6 +127,7 @@ class _Offer(NamedTuple):
     min_click_to_conversion_seconds: int
     require_click_for_code: bool
     max_discount_percent: Decimal | None
+    target_cac: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,9 @@ def _touches(
     customer = None
     if row[22] is not None:
         customer = engine.CustomerTouch(_facts_of(row[22], row[23], row[24]), row[21])
-    return _Found(_Offer(*row[:8]), click, click is not None and bool(row[25]), ref, customer)
+    return _Found(
+        _Offer._make([*row[:8], row[26]]), click, click is not None and bool(row[25]), ref, customer
+    )
 
 
 def _code_touch(
@@ -221,13 +226,22 @@ def _consume_code(session: Session, promo: PromoCode) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def commission_for(conversion: Any) -> tuple[Decimal, int | None, str]:
-    """The commission a conversion earns on what remains after refunds.
-
-    No commission rule is configured in this version, so every conversion earns 0.00 —
-    the contract's answer when no rule matches.
-    """
-    return ZERO, None, "no commission rule matches: 0.00"
+def _earned(
+    session: Session,
+    offer: Any,
+    verdict: engine.Verdict,
+    kind: str,
+    amount: Decimal,
+    occurred_at: dt.datetime,
+    data: Mapping[str, Any],
+) -> commissions.Commission:
+    """The commission the rules of now give this conversion (0.00 when rejected)."""
+    if verdict.status == "rejected":
+        return commissions.Commission(ZERO, None, None, "rejected: no commission")
+    return commission_rules.for_new_conversion(
+        session, offer, verdict.partner_id, kind, amount, occurred_at, data.get("items"),
+        data.get("new_customer"),
+    )  # fmt: skip
 
 
 def _existing(session: Session, offer_id: int, kind: str, order_id: str) -> Conversion | None:
@@ -283,6 +297,7 @@ def record(
                              customer=found.customer)  # fmt: skip
     terms = _terms(offer)
     verdict = engine.attribute(facts, touches, terms)
+    earned = _earned(session, offer, verdict, kind, amount, occurred_at, data)
     with _WRITERS.turn(conn):
         try:
             if (
@@ -295,6 +310,7 @@ def record(
                 exhausted = engine.CodeTouch(promo.code, touches.code.partner, False, "exhausted")  # type: ignore[union-attr]
                 touches = engine.Touches(touches.click, exhausted, touches.ref, touches.customer)
                 verdict = engine.attribute(facts, touches, terms)
+                earned = _earned(session, offer, verdict, kind, amount, occurred_at, data)
             values: dict[str, Any] = {
                 "offer_id": offer.id,
                 "type": kind,
@@ -320,10 +336,9 @@ def record(
                 "created_at": now,
                 "updated_at": now,
             }
-            conversion = SimpleNamespace(**values)
-            commission, rule_id, why = commission_for(conversion)
-            values.update(commission=commission, rule_id=rule_id,
-                          explanation=[*verdict.explanation, why])  # fmt: skip
+            values.update(commission=earned.amount, rule_id=earned.rule_id,
+                          rule_version=earned.rule_version,
+                          explanation=[*verdict.explanation, earned.explanation])  # fmt: skip
             try:
                 # the unique key on (offer, type, order id) decides between racing copies
                 new_id = _INSERT.execute(conn, values)[0][0]
@@ -457,7 +472,11 @@ def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: 
         conversion.status = "reversed"
         conversion.commission = ZERO
     else:
-        conversion.commission, conversion.rule_id, _why = commission_for(conversion)
+        offer = session.get_one(Offer, conversion.offer_id)
+        # the rule version the conversion got, on what remains of the order
+        conversion.commission = commission_rules.for_remaining_amount(
+            session, conversion, offer
+        ).amount
     audit.record(session, "conversion", conversion.id, "refunded", actor, before,
                  snapshot(conversion), f"refund of {refunded}")  # fmt: skip
     session.commit()

@@ -1,0 +1,105 @@
+"""Conversions earn what the rules say when they are recorded, and keep it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from affiliates.extensions import db
+from affiliates.models import Conversion
+from tests.factories import OfferFactory, PartnerFactory
+
+
+@pytest.fixture
+def program(client, admin_headers):  # type: ignore[no-untyped-def]
+    offer = OfferFactory(target_cac=Decimal("80.00"))
+    partner = PartnerFactory()
+    return offer, partner
+
+
+def rule(client, headers, **body):  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/commission-rules", json=body, headers=headers)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def convert(client, headers, offer, partner, order_id, **extra):  # type: ignore[no-untyped-def]
+    body = {"offer_id": offer.id, "order_id": order_id, "amount": "1000.00",
+            "utm_source": partner.ref_code, **extra}  # fmt: skip
+    response = client.post("/api/v1/conversions", json=body, headers=headers)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_a_conversion_earns_its_rule_and_says_why(client, admin_headers, program):
+    offer, partner = program
+    paying = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent",
+                  value="10")  # fmt: skip
+    result = convert(client, admin_headers, offer, partner, "A-1")
+    assert result["commission"] == "100.00"
+    assert (result["rule_id"], result["rule_version"]) == (paying["id"], 1)
+    assert result["explanation"][-1] == "10% of 1\u00a0000.00 RUB = 100.00 RUB"
+
+
+def test_a_new_customers_commission_is_capped_at_the_target_cac(client, admin_headers, program):
+    offer, partner = program
+    rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent", value="10")
+    result = convert(client, admin_headers, offer, partner, "A-2", new_customer=True)
+    assert result["commission"] == "80.00"
+    assert "capped at the target CAC" in result["explanation"][-1]
+
+
+def test_editing_a_rule_never_changes_a_commission_already_given(client, admin_headers, program):
+    offer, partner = program
+    paying = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="fixed",
+                  value="150.00")  # fmt: skip
+    before = convert(client, admin_headers, offer, partner, "A-3")
+    client.patch(f"/api/v1/commission-rules/{paying['id']}", json={"value": "300.00"},
+                 headers=admin_headers)  # fmt: skip
+    after = convert(client, admin_headers, offer, partner, "A-4")
+    again = client.get(f"/api/v1/conversions/{before['id']}", headers=admin_headers).json
+    assert (again["commission"], again["rule_version"]) == ("150.00", 1)
+    assert (after["commission"], after["rule_version"]) == ("300.00", 2)
+
+
+def test_a_partial_refund_recomputes_with_the_rule_version_the_conversion_got(
+    client, admin_headers, program
+):
+    offer, partner = program
+    paying = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent",
+                  value="5")  # fmt: skip
+    result = convert(client, admin_headers, offer, partner, "A-5")
+    client.patch(f"/api/v1/commission-rules/{paying['id']}", json={"value": "50"},
+                 headers=admin_headers)  # fmt: skip
+    refunded = client.post(f"/api/v1/conversions/{result['id']}/refund",
+                           json={"amount": "400.00"}, headers=admin_headers).json  # fmt: skip
+    assert refunded["commission"] == "30.00"  # 5% of the 600.00 that remains
+    full = client.post(f"/api/v1/conversions/{result['id']}/refund", headers=admin_headers).json
+    assert (full["status"], full["commission"]) == ("reversed", "0.00")
+
+
+def test_organic_and_rejected_conversions_earn_nothing(client, admin_headers, program):
+    offer, partner = program
+    rule(client, admin_headers, type="sale", kind="fixed", value="100.00")
+    organic = client.post("/api/v1/conversions",
+                          json={"offer_id": offer.id, "order_id": "O-1", "amount": "500.00"},
+                          headers=admin_headers).json  # fmt: skip
+    assert (organic["partner_id"], organic["commission"]) == (None, "0.00")
+    own = convert(client, admin_headers, offer, partner, "O-2", customer_email=partner.email)
+    assert (own["status"], own["commission"]) == ("rejected", "0.00")
+
+
+def test_a_tier_pays_from_the_partners_nth_conversion_this_month(client, admin_headers, program):
+    offer, partner = program
+    rule(client, admin_headers, offer_id=offer.id, type="lead", kind="fixed", value="100.00",
+         tiers=[{"min_conversions": 2, "value": "250.00"}])  # fmt: skip
+    paid = [
+        convert(client, admin_headers, offer, partner, f"L-{n}", type="lead", amount="0.00")
+        for n in range(3)
+    ]
+    assert [p["commission"] for p in paid] == ["100.00", "100.00", "250.00"]
+    session = db.session
+    session.expire_all()
+    stored = session.get_one(Conversion, paid[2]["id"])
+    assert stored.commission == Decimal("250.00")
