@@ -185,10 +185,11 @@ def check_path(values: dict[str, Any]) -> None:
             raise NotFound(f"No object has this {name}.")
 
 
-def dump(value: Any) -> Any:
+def dump(value: Any) -> str | bytes:
+    """The response body: pydantic writes its models' JSON itself, in one pass."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return value
+        return value.model_dump_json()
+    return json.dumps(value, ensure_ascii=False)
 
 
 def endpoint(
@@ -239,7 +240,7 @@ def endpoint(
             if isinstance(result, tuple):
                 result, code = result
             return current_app.response_class(
-                json.dumps(dump(result), ensure_ascii=False),
+                dump(result),
                 status=code,
                 mimetype="application/json",
             )

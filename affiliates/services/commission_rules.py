@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, cast
 
 from babel.numbers import get_currency_precision
@@ -13,6 +14,7 @@ from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from affiliates import commissions
+from affiliates.database import Prepared
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import CommissionRule, CommissionRuleVersion, Conversion, Offer, Partner
 from affiliates.models.commissions import RULE_FIELDS
@@ -143,16 +145,20 @@ def to_rule(rule: Any) -> commissions.Rule:
 
 
 _RULES_TABLE = cast(Table, CommissionRule.__table__)
-_ACTIVE_RULES = select(_RULES_TABLE).where(
-    _RULES_TABLE.c.active.is_(True),
-    or_(_RULES_TABLE.c.offer_id == bindparam("offer_id"), _RULES_TABLE.c.offer_id.is_(None)),
+_RULE_COLUMNS = [column.key for column in _RULES_TABLE.columns]
+# prepared: every conversion intake reads its offer's rules
+_ACTIVE_RULES = Prepared(
+    select(_RULES_TABLE).where(
+        _RULES_TABLE.c.active.is_(True),
+        or_(_RULES_TABLE.c.offer_id == bindparam("offer_id"), _RULES_TABLE.c.offer_id.is_(None)),
+    )
 )
 
 
 def rules_for(session: Session, offer_id: int) -> list[commissions.Rule]:
     """Active rules that may apply to an offer: its own and the program-wide ones."""
-    rows = session.connection().execute(_ACTIVE_RULES, {"offer_id": offer_id})
-    return [to_rule(row) for row in rows]
+    rows = _ACTIVE_RULES.execute(session.connection(), {"offer_id": offer_id})
+    return [to_rule(SimpleNamespace(**dict(zip(_RULE_COLUMNS, row, strict=True)))) for row in rows]
 
 
 def month_conversions(
