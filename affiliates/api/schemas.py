@@ -433,7 +433,9 @@ class StatsQuery(Input):
     offer_id: Id | None = None
     from_: Moment | None = Field(None, alias="from")
     to: Moment | None = None
-    group_by: Literal["day", "link", "utm_campaign", "sub_id", "promo_code"] | None = None
+    group_by: (
+        Literal["day", "link", "utm_campaign", "sub_id", "promo_code", "partner", "offer"] | None
+    ) = None
 
 
 class StatsFigures(BaseModel):
@@ -447,6 +449,13 @@ class StatsFigures(BaseModel):
     commission_paid: Money
     conversion_rate: Decimal = Field(description="Conversions per counted click, 4 places.")
     epc: Money = Field(description="Earnings (commission) per counted click.")
+    new_customers: int = Field(description="Counted conversions that brought a new customer.")
+    cost_per_new_customer: Money | None = Field(
+        description="Commission of those conversions / new customers: the effective CAC."
+    )
+    target_cac: Money | None = Field(
+        description="The offer's target CAC, where one offer is meant."
+    )
 
 
 class StatsRow(StatsFigures):

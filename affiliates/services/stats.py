@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Integer, Interval, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from affiliates.models import Click, Conversion, PromoCode
+from affiliates.models import Click, Conversion, Offer, PromoCode
 
 ZERO = Decimal("0.00")
 UNIQUE_WINDOW = dt.timedelta(hours=24)
@@ -27,7 +27,10 @@ class Figures:
     commission_pending: Decimal = ZERO
     commission_approved: Decimal = ZERO
     commission_paid: Decimal = ZERO
-    extra: dict[str, Any] = field(default_factory=dict)
+    new_customers: int = 0
+    # commission of the conversions that brought new customers
+    new_customer_commission: Decimal = ZERO
+    target_cac: Decimal | None = None
 
     def as_dict(self) -> dict[str, Any]:
         earned = self.commission_pending + self.commission_approved + self.commission_paid
@@ -44,6 +47,15 @@ class Figures:
             "commission_paid": self.commission_paid,
             "conversion_rate": rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
             "epc": epc.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+            "new_customers": self.new_customers,
+            "cost_per_new_customer": (
+                (self.new_customer_commission / self.new_customers).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                )
+                if self.new_customers
+                else None
+            ),
+            "target_cac": self.target_cac,
         }
 
 
@@ -89,6 +101,8 @@ def click_figures(
         key_column = cast(Click.link_id, String)
     elif group_by in ("utm_campaign", "sub_id"):
         key_column = getattr(Click, group_by)
+    elif group_by in ("partner", "offer"):
+        key_column = cast(getattr(Click, f"{group_by}_id"), String)
     else:
         key_column = literal(None, String)
     previous = func.lag(Click.created_at).over(
@@ -181,6 +195,8 @@ def conversion_figures(
         key_column = Click.sub_id
     elif group_by == "promo_code":
         key_column = PromoCode.code
+    elif group_by in ("partner", "offer"):
+        key_column = cast(getattr(Conversion, f"{group_by}_id"), String)
     else:
         key_column = literal(None, String)
     counted = Conversion.status.in_(("pending", "approved"))
@@ -196,6 +212,8 @@ def conversion_figures(
             total(net, counted),
             total(Conversion.commission, Conversion.status == "pending"),
             total(Conversion.commission, Conversion.status == "approved"),
+            total(literal(1), counted & Conversion.new_customer.is_(True)),
+            total(Conversion.commission, counted & Conversion.new_customer.is_(True)),
         )
         .select_from(Conversion)
         .outerjoin(Click, Click.id == Conversion.click_id)
@@ -212,7 +230,7 @@ def conversion_figures(
         stmt = stmt.where(Conversion.occurred_at < end)
     totals = Figures()
     rows: dict[str | None, Figures] = {}
-    for key, count, sales, pending, approved in session.execute(stmt):
+    for key, count, sales, pending, approved, new, new_paid in session.execute(stmt):
         parts = [totals]
         if group_by is not None:
             parts.append(rows.setdefault(key, Figures()))
@@ -221,6 +239,8 @@ def conversion_figures(
             figures.sales_amount += _money(sales)
             figures.commission_pending += _money(pending)
             figures.commission_approved += _money(approved)
+            figures.new_customers += int(new)
+            figures.new_customer_commission += _money(new_paid)
     return totals, rows
 
 
@@ -230,6 +250,22 @@ def _merge(into: Figures, other: Figures) -> None:
     into.commission_pending += other.commission_pending
     into.commission_approved += other.commission_approved
     into.commission_paid += other.commission_paid
+    into.new_customers += other.new_customers
+    into.new_customer_commission += other.new_customer_commission
+
+
+def _targets(session: Session, offer_id: int | None, rows: dict[str | None, Figures],
+             totals: Figures, group_by: str | None) -> None:  # fmt: skip
+    """Put each offer's target CAC next to its effective cost per new customer."""
+    if offer_id is not None:
+        totals.target_cac = session.scalar(select(Offer.target_cac).where(Offer.id == offer_id))
+    if group_by == "offer":
+        ids = [int(key) for key in rows if key is not None]
+        found = session.execute(select(Offer.id, Offer.target_cac).where(Offer.id.in_(ids)))
+        targets = {offer: target for offer, target in found}
+        for key, figures in rows.items():
+            if key is not None:
+                figures.target_cac = targets.get(int(key))
 
 
 def stats(
@@ -249,6 +285,7 @@ def stats(
     _merge(totals, money_totals)
     for key, figures in money_rows.items():
         _merge(rows.setdefault(key, Figures()), figures)
+    _targets(session, offer_id, rows, totals, group_by)
     ordered = sorted(rows.items(), key=lambda item: (item[0] is None, item[0] or ""))
     if group_by == "day":
         ordered.reverse()  # newest first, like every list

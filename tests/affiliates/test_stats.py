@@ -85,6 +85,9 @@ def test_empty_program_has_zero_totals_and_no_rows(client, admin_headers):
         "commission_paid": "0.00",
         "conversion_rate": "0.0000",
         "epc": "0.00",
+        "new_customers": 0,
+        "cost_per_new_customer": None,
+        "target_cac": None,
     }
 
 

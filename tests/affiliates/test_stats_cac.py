@@ -1,0 +1,66 @@
+"""Effective CAC: what new customers really cost, next to the offer's target."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.factories import OfferFactory, PartnerFactory
+
+
+def _setup(client, headers):  # type: ignore[no-untyped-def]
+    offer = OfferFactory(target_cac=Decimal("120.00"))
+    anna, shop = PartnerFactory(), PartnerFactory()
+    terms = {"offer_id": offer.id, "type": "sale", "kind": "percent", "value": "10"}
+    client.post("/api/v1/commission-rules", headers=headers, json=terms)
+
+    def sale(partner, order_id, amount, new):  # type: ignore[no-untyped-def]
+        body = {"offer_id": offer.id, "order_id": order_id, "amount": amount,
+                "utm_source": partner.ref_code, "new_customer": new}  # fmt: skip
+        response = client.post("/api/v1/conversions", json=body, headers=headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    sale(anna, "A1", "1000.00", True)  # 100.00
+    sale(anna, "A2", "500.00", True)  # 50.00
+    sale(anna, "A3", "2000.00", False)  # 200.00, a returning customer
+    sale(shop, "S1", "3000.00", True)  # 300.00 capped at the target CAC 120.00
+    rejected = sale(shop, "S2", "700.00", True)
+    client.post(f"/api/v1/conversions/{rejected['id']}/reject", json={"reason": "test"},
+                headers=headers)  # fmt: skip
+    return offer, anna, shop
+
+
+def test_cost_per_new_customer_is_their_commission_over_their_number(client, admin_headers):
+    offer, anna, shop = _setup(client, admin_headers)
+    totals = client.get(f"/api/v1/stats?offer_id={offer.id}", headers=admin_headers).json["totals"]
+    assert totals["new_customers"] == 3
+    # (100.00 + 50.00 + 120.00) / 3
+    assert totals["cost_per_new_customer"] == "90.00"
+    assert totals["target_cac"] == "120.00"
+
+
+def test_stats_group_by_partner_show_each_partners_effective_cac(client, admin_headers):
+    offer, anna, shop = _setup(client, admin_headers)
+    rows = client.get(f"/api/v1/stats?offer_id={offer.id}&group_by=partner",
+                      headers=admin_headers).json["rows"]  # fmt: skip
+    by_key = {row["key"]: row for row in rows}
+    assert by_key[str(anna.id)]["new_customers"] == 2
+    assert by_key[str(anna.id)]["cost_per_new_customer"] == "75.00"
+    assert by_key[str(shop.id)]["new_customers"] == 1
+    assert by_key[str(shop.id)]["cost_per_new_customer"] == "120.00"
+
+
+def test_stats_group_by_offer_put_the_target_cac_next_to_the_effective_one(client, admin_headers):
+    offer, _anna, _shop = _setup(client, admin_headers)
+    other = OfferFactory()
+    rows = client.get("/api/v1/stats?group_by=offer", headers=admin_headers).json["rows"]
+    row = next(r for r in rows if r["key"] == str(offer.id))
+    assert (row["target_cac"], row["cost_per_new_customer"]) == ("120.00", "90.00")
+    assert all(r["key"] != str(other.id) for r in rows)  # no traffic, no row
+
+
+def test_no_new_customers_means_no_cost_per_new_customer(client, admin_headers):
+    partner = PartnerFactory()
+    totals = client.get(f"/api/v1/stats?partner_id={partner.id}",
+                        headers=admin_headers).json["totals"]  # fmt: skip
+    assert (totals["new_customers"], totals["cost_per_new_customer"]) == (0, None)
