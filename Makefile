@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 export AFFILIATES_ENV ?= development
+export AFFILIATES_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint format bench install dev-install clean
 
