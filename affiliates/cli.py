@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sys
+from typing import cast
 
 import click
 from flask import Flask, current_app
@@ -30,7 +32,15 @@ def main() -> None:
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     app.cli.add_command(db_group)
-    for command in (demo, create_admin, create_api_key, serve, approve_due, import_orders):
+    for command in (
+        demo,
+        create_admin,
+        create_api_key,
+        serve,
+        approve_due,
+        import_orders,
+        recalculate,
+    ):
         app.cli.add_command(command)
 
 
@@ -178,6 +188,72 @@ def import_orders(path: str, offer_id: int, chunk_size: int) -> None:
         f"{report.created} imported, {report.repeated} already known, "
         f"{len(report.errors)} rejected (of {report.rows} rows)."
     )
+
+
+def _moment(text: str, option: str) -> dt.datetime | dt.date:
+    """A date (a whole day) or an ISO 8601 timestamp, read as the API reads `from`/`to`."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from affiliates.api.schemas import Moment
+
+    try:
+        moment: dt.datetime | dt.date = TypeAdapter(Moment).validate_python(text)
+    except ValidationError:
+        raise click.BadParameter("Expected a date (YYYY-MM-DD) or an ISO 8601 timestamp.",
+                                 param_hint=option) from None  # fmt: skip
+    return moment
+
+
+@click.command("recalculate")
+@click.option("--offer", "offer_id", type=click.IntRange(1), required=True, help="The offer's id.")
+@click.option("--from", "start", required=True, help="A date or a timestamp (inclusive).")
+@click.option("--to", "end", required=True, help="A timestamp (exclusive) or a date (inclusive).")
+@click.option("--apply", is_flag=True, help="Store the changes (without it: a dry run).")
+@with_appcontext
+def recalculate(offer_id: int, start: str, end: str, apply: bool) -> None:
+    """Recalculate an offer's pending conversions in a period under the current rules."""
+    from affiliates.extensions import db
+    from affiliates.models import Offer
+    from affiliates.services import replay
+    from affiliates.services.stats import period
+
+    bounds = period(_moment(start, "--from"), _moment(end, "--to"))
+    # both options are required, so neither bound is None
+    first, last = cast(dt.datetime, bounds[0]), cast(dt.datetime, bounds[1])
+    offer = db.session.get(Offer, offer_id)
+    currency = offer.currency if offer is not None else ""
+    try:
+        result = replay.recalculate(
+            db.session,
+            offer_id,
+            first,
+            last,
+            actor="cli:recalculate",
+            dry_run=not apply,
+            now=current_app.extensions["clock"](),
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    count = len(result.changed)
+    noun = "conversion" if count == 1 else "conversions"
+    span = f"offer {offer_id}, {first.isoformat()} to {last.isoformat()}"
+    if result.dry_run:
+        click.echo(f"Dry run: {count} pending {noun} would change ({span}); nothing written. "
+                   "Run again with --apply to store the changes.")  # fmt: skip
+    else:
+        click.echo(f"Recalculated {count} pending {noun} ({span}).")
+    for change in result.changed:
+        amount, rule_id, version = change.before
+        click.echo(
+            f"conversion {change.id} (partner {change.partner_id}): "
+            f"{amount} {currency} ({_rule_name(rule_id, version)}) -> "
+            f"{change.after.amount} {currency} "
+            f"({_rule_name(change.after.rule_id, change.after.rule_version)})"
+        )
+
+
+def _rule_name(rule_id: int | None, version: int | None) -> str:
+    return "no rule" if rule_id is None else f"rule {rule_id} v{version}"
 
 
 def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads: int) -> list[str]:

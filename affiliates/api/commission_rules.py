@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import select
 
 from affiliates.api.core import Principal, endpoint, paginate
 from affiliates.api.schemas import (
+    CommissionState,
     Page,
     PreviewIn,
     PreviewOut,
+    RecalculatedConversion,
+    RecalculateIn,
+    RecalculateOut,
     RuleCreate,
     RuleOut,
     RuleQuery,
     RuleUpdate,
+    SimulateIn,
+    SimulationFigures,
+    SimulationOut,
+    SimulationPartner,
 )
 from affiliates.extensions import db
 from affiliates.models import CommissionRule
-from affiliates.services import commission_rules
+from affiliates.services import commission_rules, replay
+from affiliates.services.stats import period
 
 
 def _values(body: RuleCreate | RuleUpdate, unset: bool) -> dict[str, Any]:
@@ -88,3 +98,59 @@ def preview_rule(_p: Principal, body: PreviewIn) -> PreviewOut:
         rule_version=result.rule_version,
         explanation=result.explanation,
     )
+
+
+def _period(body: SimulateIn | RecalculateIn) -> tuple[dt.datetime, dt.datetime]:
+    start, end = period(body.from_, body.to)
+    # both bounds are required fields, so neither is None
+    return cast(dt.datetime, start), cast(dt.datetime, end)
+
+
+@endpoint("/commission-rules/simulate", "POST", summary="Simulate draft rules on past conversions",
+          body=SimulateIn, response=SimulationOut)  # fmt: skip
+def simulate_rules(_p: Principal, body: SimulateIn) -> SimulationOut:
+    """What draft rules would have paid a past period's conversions, next to what was paid."""
+    start, end = _period(body)
+    drafts = [_values(rule, False) for rule in body.rules]
+    result = replay.simulate(db.session, body.offer_id, start, end, drafts, body.replace,
+                             current_app.extensions["clock"]())  # fmt: skip
+    return SimulationOut(
+        currency=result.currency,
+        target_cac=result.target_cac,
+        totals=SimulationFigures(**result.totals.as_dict()),
+        partners=[
+            SimulationPartner(partner_id=tally.partner_id, **tally.as_dict())
+            for tally in result.partners
+        ],
+    )
+
+
+@endpoint("/commission-rules/recalculate", "POST",
+          summary="Recalculate pending conversions under the current rules",
+          body=RecalculateIn, response=RecalculateOut)  # fmt: skip
+def recalculate_conversions(principal: Principal, body: RecalculateIn) -> RecalculateOut:
+    """Pending conversions of an offer and period under the current rules: a dry run by
+    default; with dry_run false the changes are stored and audited."""
+    start, end = _period(body)
+    result = replay.recalculate(db.session, body.offer_id, start, end, principal.actor,
+                                body.dry_run, current_app.extensions["clock"]())  # fmt: skip
+    changed = [
+        RecalculatedConversion(
+            id=change.id,
+            partner_id=change.partner_id,
+            occurred_at=change.occurred_at,
+            before=CommissionState(
+                commission=change.before[0],
+                rule_id=change.before[1],
+                rule_version=change.before[2],
+            ),
+            after=CommissionState(
+                commission=change.after.amount,
+                rule_id=change.after.rule_id,
+                rule_version=change.after.rule_version,
+            ),
+            explanation=change.after.explanation,
+        )
+        for change in result.changed
+    ]
+    return RecalculateOut(dry_run=result.dry_run, changed=changed, count=len(changed))

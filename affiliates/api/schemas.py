@@ -16,6 +16,7 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -678,3 +679,70 @@ class PreviewOut(BaseModel):
     rule_id: int | None
     rule_version: int | None
     explanation: str
+
+
+# Simulation and recalculation -------------------------------------------------------------
+
+
+class SimulateIn(Input):
+    offer_id: Id
+    from_: Moment = Field(alias="from", description="A date or a timestamp (inclusive).")
+    to: Moment = Field(description="A timestamp (exclusive), or a date (that whole day).")
+    rules: list[RuleCreate] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Draft rules; the result calls them -1, -2, … in this order.",
+    )
+    replace: StrictBool = Field(
+        True, description="Drafts stand instead of the offer's current rules (else beside them)."
+    )
+
+
+class SimulationFigures(BaseModel):
+    conversions: int
+    paid: Money = Field(description="What these conversions were given.")
+    draft: Money = Field(description="What the rules simulated would pay on what remains.")
+    difference: Money = Field(description="draft - paid")
+    new_customers: int
+    cost_per_new_customer_paid: Money | None
+    cost_per_new_customer_draft: Money | None
+
+
+class SimulationPartner(SimulationFigures):
+    partner_id: int | None = Field(description="null: organic conversions (paid nothing).")
+
+
+class SimulationOut(BaseModel):
+    currency: str
+    target_cac: Money | None
+    totals: SimulationFigures
+    partners: list[SimulationPartner]
+
+
+class RecalculateIn(Input):
+    offer_id: Id
+    from_: Moment = Field(alias="from", description="A date or a timestamp (inclusive).")
+    to: Moment = Field(description="A timestamp (exclusive), or a date (that whole day).")
+    # strict: in lax mode "no", "off", "0" and 0 would all mean "write the changes"
+    dry_run: StrictBool = Field(True, description="Report what would change; write nothing.")
+
+
+class CommissionState(BaseModel):
+    commission: Money
+    rule_id: int | None
+    rule_version: int | None
+
+
+class RecalculatedConversion(BaseModel):
+    id: int
+    partner_id: int | None
+    occurred_at: Timestamp
+    before: CommissionState
+    after: CommissionState
+    explanation: str = Field(description="Why the current rules pay what they pay.")
+
+
+class RecalculateOut(BaseModel):
+    dry_run: bool
+    changed: list[RecalculatedConversion]
+    count: int

@@ -229,6 +229,34 @@ def preview(
     return commissions.commission(rules_for(session, offer.id), order)
 
 
+def draft_rule(
+    session: Session, values: Mapping[str, Any], draft_id: int, created_at: dt.datetime
+) -> commissions.Rule:
+    """An unpublished rule for a simulation: checked as a published one is, never stored."""
+    _check_refs(session, values)
+    return commissions.Rule(
+        id=draft_id,
+        version=1,
+        type=values["type"],
+        kind=values["kind"],
+        value=values["value"],
+        offer_id=values.get("offer_id"),
+        partner_id=values.get("partner_id"),
+        tiers=tuple(
+            commissions.Tier(int(t["min_conversions"]), Decimal(str(t["value"])))
+            for t in values.get("tiers") or []
+        ),
+        category=values.get("category"),
+        new_customers_only=bool(values.get("new_customers_only")),
+        min_order_amount=values.get("min_order_amount"),
+        cap=values.get("cap"),
+        priority=int(values.get("priority") or 0),
+        starts_at=values.get("starts_at"),
+        ends_at=values.get("ends_at"),
+        created_at=created_at,
+    )
+
+
 def rule_from_terms(rule_id: int, version: int, terms: Mapping[str, Any]) -> commissions.Rule:
     """A rule as one of its recorded versions said it."""
 
@@ -315,6 +343,35 @@ def for_remaining_amount(session: Session, conversion: Any, offer: Any) -> commi
         order = dataclasses.replace(order, month_conversions=count)
     # the rule paid this order once; only the amount it applies to has changed
     return commissions.commission([dataclasses.replace(rule, min_order_amount=None)], order)
+
+
+def for_recorded_conversion(
+    rules: Sequence[commissions.Rule], offer: Any, conversion: Any, month_conversions: int
+) -> commissions.Commission:
+    """What `rules` pay a recorded conversion, as intake and refunds would have paid it: the
+    rule is chosen on the order as it came in, then applied to what remains after refunds."""
+    order = _bare_order(
+        offer,
+        conversion.partner_id,
+        conversion.type,
+        conversion.amount,
+        conversion.occurred_at,
+        conversion.items,
+        conversion.new_customer,
+    )
+    chosen = commissions.choose(rules, order) if conversion.partner_id is not None else None
+    if chosen is not None and chosen.tiers:
+        order = dataclasses.replace(order, month_conversions=month_conversions)
+    if chosen is None:
+        return commissions.commission([], order)
+    remaining = conversion.amount - conversion.refunded_amount
+    if remaining == conversion.amount:
+        return commissions.commission([chosen], order)  # chosen already: no second search
+    # the rule paid the order as it came in; only the amount it applies to has shrunk
+    return commissions.commission(
+        [dataclasses.replace(chosen, min_order_amount=None)],
+        dataclasses.replace(order, amount=remaining),
+    )
 
 
 def _bare_order(

@@ -430,7 +430,10 @@ _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 def _field_names(model) -> list[str]:
-    return sorted(model.model_fields) if model is not None else []
+    """The body's keys as clients send them (`from`, not `from_`)."""
+    if model is None:
+        return []
+    return sorted(field.alias or name for name, field in model.model_fields.items())
 
 
 def _objects(client, admin) -> dict:
@@ -517,6 +520,19 @@ def _valid_bodies(objects: dict, n: int) -> dict[tuple[str, str], dict]:
             "offer_id": objects["offer_id"],
             "partner_id": objects["partner_id"],
             "amount": "1000.00",
+        },
+        ("POST", "/commission-rules/simulate"): {
+            "offer_id": objects["offer_id"],
+            "from": "2026-03-01",
+            "to": "2026-03-31T23:59:59Z",
+            "rules": [{"type": "sale", "kind": "percent", "value": "10", "cap": "500.00"}],
+            "replace": False,
+        },
+        ("POST", "/commission-rules/recalculate"): {
+            "offer_id": objects["offer_id"],
+            "from": "2026-03-01",
+            "to": "2026-03-31",
+            "dry_run": True,
         },
     }
 
