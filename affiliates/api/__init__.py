@@ -5,6 +5,7 @@ from affiliates.api import (  # noqa: F401 - importing registers the routes
     conversions,
     links,
     openapi,
+    payouts,
     program,
     promo_codes,
     stats,

@@ -746,3 +746,92 @@ class RecalculateOut(BaseModel):
     dry_run: bool
     changed: list[RecalculatedConversion]
     count: int
+
+
+# Ledger and payouts -----------------------------------------------------------------------
+
+SignedMoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
+          examples=["-250.00"]),
+    AfterValidator(_plain_zero),
+]  # fmt: skip
+Memo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AdjustmentIn(Input):
+    amount: SignedMoneyIn = Field(description="Positive credits the partner; negative debits.")
+    currency: Currency = "RUB"
+    memo: Memo
+
+
+class LedgerEntryOut(Output):
+    id: int
+    partner_id: int
+    currency: str
+    amount: Money
+    kind: str
+    conversion_id: int | None
+    payout_id: int | None
+    memo: str | None
+    created_at: Timestamp
+    actor: str
+
+
+class BalanceFigures(BaseModel):
+    unpaid: Money = Field(description="In no payout yet: what the next payout run settles.")
+    in_payout: Money = Field(description="Claimed by a pending payout.")
+    paid: Money = Field(description="In payouts marked paid.")
+
+
+class BalanceOut(BaseModel):
+    partner_id: int
+    balances: dict[str, BalanceFigures] = Field(description="Per currency.")
+
+
+class PayoutRunIn(Input):
+    currency: Currency | None = None
+    min_amount: PositiveMoneyIn | None = Field(
+        None, description="The threshold; the configured PAYOUT_MIN_AMOUNT when omitted."
+    )
+
+
+class PayoutOut(Output):
+    id: int
+    partner_id: int
+    amount: Money
+    currency: str
+    status: str
+    conversion_count: int
+    reference: str | None = None
+    reason: str | None = None
+    created_at: Timestamp | None = None
+    paid_at: Timestamp | None = None
+
+
+class PayoutRunOut(BaseModel):
+    items: list[PayoutOut]
+
+
+class PayoutDetailOut(PayoutOut):
+    entries: list[LedgerEntryOut] = Field(description="The statement: what this payout pays.")
+
+
+class PayoutQuery(ListQuery):
+    partner_id: Id | None = None
+    status: Literal["pending", "paid", "failed"] | None = None
+
+
+class PayoutExportQuery(Input):
+    model_config = ConfigDict(extra="ignore")
+    status: Literal["pending", "paid", "failed"] = "pending"
+
+
+class MarkPaidIn(Input):
+    reference: Reference
+
+
+class MarkFailedIn(Input):
+    reason: Reference

@@ -4,6 +4,7 @@ from affiliates.database import Base
 from affiliates.models.accounts import ApiKey, User
 from affiliates.models.commissions import CommissionRule, CommissionRuleVersion
 from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding
+from affiliates.models.payouts import LedgerEntry, Payout
 from affiliates.models.program import Offer, Partner
 from affiliates.models.tracking import Click, Link, PromoCode
 
@@ -16,9 +17,11 @@ __all__ = [
     "CommissionRuleVersion",
     "Conversion",
     "CustomerBinding",
+    "LedgerEntry",
     "Link",
     "Offer",
     "Partner",
+    "Payout",
     "PromoCode",
     "User",
 ]

@@ -22,7 +22,7 @@ from affiliates import commissions
 from affiliates.database import Prepared, WriterQueue
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
-from affiliates.services import audit, commission_rules
+from affiliates.services import audit, commission_rules, ledger
 from tracking.promo import check_code
 
 ZERO = Decimal("0.00")
@@ -479,8 +479,17 @@ def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: 
         ).amount
     audit.record(session, "conversion", conversion.id, "refunded", actor, before,
                  snapshot(conversion), f"refund of {refunded}")  # fmt: skip
+    _follow(session, conversion, actor)
     session.commit()
     return conversion
+
+
+def _follow(session: Session, conversion: Conversion, actor: str) -> None:
+    """The ledger entry, if any, that the conversion's new state calls for."""
+    ledger.follow_conversion(session, conversion_id=conversion.id,
+                             partner_id=conversion.partner_id, currency=conversion.currency,
+                             status=conversion.status, commission=conversion.commission,
+                             actor=actor)  # fmt: skip
 
 
 def _review(
@@ -515,6 +524,7 @@ def _review(
             setattr(conversion, key, value)
         audit.record(session, "conversion", conversion.id, target, actor, before,
                      snapshot(conversion), reason)  # fmt: skip
+        _follow(session, conversion, actor)
         session.commit()
     return conversion
 
@@ -558,6 +568,10 @@ def approve_due(session: Session, now: dt.datetime, actor: str = "approve-due") 
             after = {**before, "status": "approved"}
             audit.record(session, "conversion", conversion_id, "approved", actor, before, after,
                          "hold period over")  # fmt: skip
+            ledger.follow_conversion(session, conversion_id=conversion_id,
+                                     partner_id=conversion.partner_id,
+                                     currency=conversion.currency, status="approved",
+                                     commission=conversion.commission, actor=actor)  # fmt: skip
             approved += 1
         session.commit()
     return approved

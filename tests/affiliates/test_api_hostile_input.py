@@ -454,7 +454,17 @@ def _objects(client, admin) -> dict:
         headers=admin,
     )
     assert rule.status_code == 201, rule.get_data(as_text=True)
+    credit = client.post(
+        f"/api/v1/partners/{partner.id}/adjustments",
+        json={"amount": "1000.00", "memo": "seed"},
+        headers=admin,
+    )
+    assert credit.status_code == 201, credit.get_data(as_text=True)
+    run = client.post("/api/v1/payouts/run", json={}, headers=admin)
+    assert run.status_code == 201, run.get_data(as_text=True)
+    (payout,) = [item for item in run.get_json()["items"] if item["partner_id"] == partner.id]
     return {
+        "payout_id": payout["id"],
         "rule_id": rule.get_json()["id"],
         "offer_id": offer.id,
         "partner_id": partner.id,
@@ -528,6 +538,10 @@ def _valid_bodies(objects: dict, n: int) -> dict[tuple[str, str], dict]:
             "rules": [{"type": "sale", "kind": "percent", "value": "10", "cap": "500.00"}],
             "replace": False,
         },
+        ("POST", "/partners/<int:partner_id>/adjustments"): {"amount": "-10.00", "memo": "fee"},
+        ("POST", "/payouts/run"): {"currency": "RUB", "min_amount": "500.00"},
+        ("POST", "/payouts/<int:payout_id>/mark-paid"): {"reference": "BANK-1"},
+        ("POST", "/payouts/<int:payout_id>/mark-failed"): {"reason": "account closed"},
         ("POST", "/commission-rules/recalculate"): {
             "offer_id": objects["offer_id"],
             "from": "2026-03-01",

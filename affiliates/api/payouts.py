@@ -1,0 +1,147 @@
+"""The ledger (balances, manual adjustments) and payouts (admin; partners see their own)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, current_app
+from sqlalchemy import select
+
+from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.schemas import (
+    AdjustmentIn,
+    BalanceFigures,
+    BalanceOut,
+    LedgerEntryOut,
+    MarkFailedIn,
+    MarkPaidIn,
+    Page,
+    PayoutDetailOut,
+    PayoutExportQuery,
+    PayoutOut,
+    PayoutQuery,
+    PayoutRunIn,
+    PayoutRunOut,
+)
+from affiliates.exceptions import NotFound
+from affiliates.extensions import db
+from affiliates.models import Payout
+from affiliates.services import ledger, payouts
+
+
+def _own(principal: Principal) -> int | None:
+    """The partner a partner key is bound to; None for staff."""
+    return principal.partner_id if principal.scope == "partner" else None
+
+
+def _out(payout: Payout, count: int | None = None) -> PayoutOut:
+    if count is None:
+        count = payouts.conversion_count(db.session, payout.id)
+    return PayoutOut.model_validate({**_fields(payout), "conversion_count": count})
+
+
+def _fields(payout: Payout) -> dict[str, object]:
+    names = ("id", "partner_id", "amount", "currency", "status", "reference", "reason",
+             "created_at", "paid_at")  # fmt: skip
+    return {name: getattr(payout, name) for name in names}
+
+
+@endpoint("/partners/<int:partner_id>/adjustments", "POST", summary="Adjust a partner's balance",
+          body=AdjustmentIn, response=LedgerEntryOut, status=201)  # fmt: skip
+def create_adjustment(principal: Principal, partner_id: int, body: AdjustmentIn) -> LedgerEntryOut:
+    """A manual ledger entry (a bonus or a correction down), audited."""
+    entry = ledger.adjust(db.session, partner_id, body.amount, body.currency, body.memo,
+                          principal.actor)  # fmt: skip
+    return LedgerEntryOut.model_validate(entry)
+
+
+@endpoint("/partners/<int:partner_id>/balance", summary="A partner's balance",
+          scopes=("partner",), response=BalanceOut)  # fmt: skip
+def get_balance(principal: Principal, partner_id: int) -> BalanceOut:
+    """Per currency: unpaid, in a pending payout, and paid."""
+    own = _own(principal)
+    if own is not None and own != partner_id:
+        raise NotFound(f"Partner {partner_id} does not exist.")
+    sums = ledger.balances(db.session, partner_id)
+    return BalanceOut(
+        partner_id=partner_id,
+        balances={code: BalanceFigures(**figures) for code, figures in sums.items()},
+    )
+
+
+@endpoint("/payouts/run", "POST", summary="Run payouts", body=PayoutRunIn, body_optional=True,
+          response=PayoutRunOut, status=201)  # fmt: skip
+def run_payouts(principal: Principal, body: PayoutRunIn) -> PayoutRunOut:
+    """One payout per partner and currency whose unpaid balance reaches the threshold."""
+    threshold = body.min_amount or current_app.config["PAYOUT_MIN_AMOUNT"]
+    made = payouts.run(db.session, body.currency, threshold, principal.actor,
+                       current_app.extensions["clock"]())  # fmt: skip
+    return PayoutRunOut(items=[_out(m.payout, m.conversion_count) for m in made])
+
+
+@endpoint("/payouts", summary="List payouts", scopes=("partner",), query=PayoutQuery,
+          response=Page[PayoutOut])  # fmt: skip
+def list_payouts(principal: Principal, query: PayoutQuery) -> Page[PayoutOut]:
+    """Payouts, newest first; a partner sees only its own."""
+    stmt = select(Payout)
+    partner_id = _own(principal) or query.partner_id
+    if partner_id is not None:
+        stmt = stmt.where(Payout.partner_id == partner_id)
+    if query.status is not None:
+        stmt = stmt.where(Payout.status == query.status)
+    rows, cursor = paginate(db.session, stmt, Payout.id, query.limit, query.cursor)
+    return Page[PayoutOut](items=[_out(p) for p in rows], next_cursor=cursor)
+
+
+@endpoint("/payouts/<int:payout_id>", summary="A payout and its statement", scopes=("partner",),
+          response=PayoutDetailOut)  # fmt: skip
+def get_payout(principal: Principal, payout_id: int) -> PayoutDetailOut:
+    """The payout with the ledger entries (conversions and adjustments) it pays."""
+    payout = payouts.get(db.session, payout_id, _own(principal))
+    entries = payouts.entries(db.session, payout_id)
+    count = len({e.conversion_id for e in entries if e.conversion_id is not None})
+    return PayoutDetailOut.model_validate(
+        {**_fields(payout), "conversion_count": count,
+         "entries": [LedgerEntryOut.model_validate(e) for e in entries]}
+    )  # fmt: skip
+
+
+@endpoint("/payouts/<int:payout_id>/mark-paid", "POST", summary="Mark a payout paid",
+          body=MarkPaidIn, response=PayoutOut)  # fmt: skip
+def mark_paid(principal: Principal, payout_id: int, body: MarkPaidIn) -> PayoutOut:
+    """Pending becomes paid, with the bank's reference; audited."""
+    payout = payouts.mark_paid(db.session, payout_id, body.reference, principal.actor,
+                               current_app.extensions["clock"]())  # fmt: skip
+    return _out(payout)
+
+
+@endpoint("/payouts/<int:payout_id>/mark-failed", "POST", summary="Mark a payout failed",
+          body=MarkFailedIn, response=PayoutOut)  # fmt: skip
+def mark_failed(principal: Principal, payout_id: int, body: MarkFailedIn) -> PayoutOut:
+    """Pending becomes failed; its entries return to the partner's unpaid balance."""
+    payout = payouts.mark_failed(db.session, payout_id, body.reason, principal.actor)
+    return _out(payout, 0)
+
+
+@endpoint("/payouts/export.csv", summary="Bank registry of payouts", query=PayoutExportQuery,
+          content_type="text/csv")  # fmt: skip
+def export_payouts(_p: Principal, query: PayoutExportQuery) -> Response:
+    """A CSV registry for the bank: the payout id is the payment reference."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["payment_reference", "partner_id", "partner", "email", "amount", "currency"])
+    for payout, partner in payouts.registry(db.session, query.status):
+        row = [payout.id, partner.id, _cell(partner.name), _cell(partner.email),
+               f"{payout.amount:.2f}", payout.currency]  # fmt: skip
+        writer.writerow(row)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=payouts-{query.status}.csv"},
+    )
+
+
+def _cell(value: str) -> str:
+    """No formula injection when the registry is opened in a spreadsheet."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
