@@ -57,7 +57,7 @@ def load(overrides: dict[str, object] | None = None) -> dict[str, object]:
 def finalise(config: dict[str, object]) -> dict[str, object]:
     """Coerce types and refuse to start without a secret outside development."""
     config["TRUSTED_PROXIES"] = int(str(config["TRUSTED_PROXIES"]))
-    config["LINK_CACHE_SECONDS"] = float(str(config["LINK_CACHE_SECONDS"]))
+    config["LINK_CACHE_SECONDS"] = float(str(config["LINK_CACHE_SECONDS"]))  # float ok: seconds
     config["PAYOUT_MIN_AMOUNT"] = Decimal(str(config["PAYOUT_MIN_AMOUNT"]))
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     development = config["ENV"] in ("development", "testing")
