@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, Interval, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from affiliates.models import Click, Conversion, Offer, PromoCode
+from affiliates.models import Click, Conversion, LedgerEntry, Offer, Payout, PromoCode
 
 ZERO = Decimal("0.00")
 UNIQUE_WINDOW = dt.timedelta(hours=24)
@@ -201,6 +201,15 @@ def conversion_figures(
         key_column = literal(None, String)
     counted = Conversion.status.in_(("pending", "approved"))
     net = Conversion.amount - Conversion.refunded_amount
+    # what the ledger has paid out for each conversion (commission less clawbacks, paid ones)
+    paid_entries = (
+        select(LedgerEntry.conversion_id, func.sum(LedgerEntry.amount).label("amount"))
+        .join(Payout, Payout.id == LedgerEntry.payout_id)
+        .where(Payout.status == "paid", LedgerEntry.conversion_id.is_not(None))
+        .group_by(LedgerEntry.conversion_id)
+        .subquery()
+    )
+    paid = func.coalesce(paid_entries.c.amount, 0)
 
     def total(expression: Any, condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, expression), else_=0)), 0)
@@ -211,13 +220,15 @@ def conversion_figures(
             total(literal(1), counted),
             total(net, counted),
             total(Conversion.commission, Conversion.status == "pending"),
-            total(Conversion.commission, Conversion.status == "approved"),
+            total(Conversion.commission - paid, Conversion.status == "approved"),
+            func.coalesce(func.sum(paid), 0),
             total(literal(1), counted & Conversion.new_customer.is_(True)),
             total(Conversion.commission, counted & Conversion.new_customer.is_(True)),
         )
         .select_from(Conversion)
         .outerjoin(Click, Click.id == Conversion.click_id)
         .outerjoin(PromoCode, PromoCode.id == Conversion.promo_code_id)
+        .outerjoin(paid_entries, paid_entries.c.conversion_id == Conversion.id)
         .group_by(key_column)
     )
     if partner_id is not None:
@@ -230,7 +241,7 @@ def conversion_figures(
         stmt = stmt.where(Conversion.occurred_at < end)
     totals = Figures()
     rows: dict[str | None, Figures] = {}
-    for key, count, sales, pending, approved, new, new_paid in session.execute(stmt):
+    for key, count, sales, pending, approved, paid_out, new, new_paid in session.execute(stmt):
         parts = [totals]
         if group_by is not None:
             parts.append(rows.setdefault(key, Figures()))
@@ -239,6 +250,7 @@ def conversion_figures(
             figures.sales_amount += _money(sales)
             figures.commission_pending += _money(pending)
             figures.commission_approved += _money(approved)
+            figures.commission_paid += _money(paid_out)
             figures.new_customers += int(new)
             figures.new_customer_commission += _money(new_paid)
     return totals, rows

@@ -64,3 +64,29 @@ def test_no_new_customers_means_no_cost_per_new_customer(client, admin_headers):
     totals = client.get(f"/api/v1/stats?partner_id={partner.id}",
                         headers=admin_headers).json["totals"]  # fmt: skip
     assert (totals["new_customers"], totals["cost_per_new_customer"]) == (0, None)
+
+
+def test_paid_commission_moves_from_approved_to_paid_in_stats(client, admin_headers):
+    offer = OfferFactory()
+    partner = PartnerFactory()
+    terms = {"offer_id": offer.id, "type": "sale", "kind": "fixed", "value": "300.00"}
+    client.post("/api/v1/commission-rules", headers=admin_headers, json=terms)
+    body = {"offer_id": offer.id, "order_id": "P-1", "amount": "1000.00",
+            "utm_source": partner.ref_code}  # fmt: skip
+    conversion = client.post("/api/v1/conversions", json=body, headers=admin_headers).json
+    client.post(f"/api/v1/conversions/{conversion['id']}/approve", headers=admin_headers)
+
+    def totals():  # type: ignore[no-untyped-def]
+        url = f"/api/v1/stats?partner_id={partner.id}"
+        return client.get(url, headers=admin_headers).json["totals"]
+
+    assert (totals()["commission_approved"], totals()["commission_paid"]) == ("300.00", "0.00")
+    run = client.post("/api/v1/payouts/run", json={"min_amount": "100.00"}, headers=admin_headers)
+    assert run.status_code == 201, run.json
+    payout = run.json["items"][0]
+    # in a pending payout the commission is still approved, not yet paid
+    assert (totals()["commission_approved"], totals()["commission_paid"]) == ("300.00", "0.00")
+    paid = client.post(f"/api/v1/payouts/{payout['id']}/mark-paid",
+                       json={"reference": "PP-1"}, headers=admin_headers)  # fmt: skip
+    assert paid.status_code == 200, paid.json
+    assert (totals()["commission_approved"], totals()["commission_paid"]) == ("0.00", "300.00")
