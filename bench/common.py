@@ -114,3 +114,24 @@ def print_table(runs: list[Result], ceiling: Result) -> None:
               f"{run.rps / ceiling.rps:7.2f}")  # fmt: skip
         if run.errors:
             print(f"   {run.errors}")
+
+
+def seed(env: dict[str, str], body: str) -> str:
+    """Migrate the bench database, then run `body` (indented for an app context, with `db`,
+    `api_keys`, `links` and `program` at hand); returns the last line it prints."""
+    subprocess.run([str(VENV_BIN / "affiliates"), "db", "upgrade"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    script = (
+        "from affiliates import create_app\n"
+        "from affiliates.extensions import db\n"
+        "from affiliates.services import api_keys, links, program\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    offer = program.create_offer(db.session, {'name': 'Bench shop',"
+        " 'destination_url': 'https://shop.example.com/item'})\n"
+        "    partner = program.create_partner(db.session, 'Bench partner', 'bench@example.com')\n"
+        + body
+    )
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return out.strip().splitlines()[-1]

@@ -11,12 +11,12 @@ import datetime as dt
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import common
 from common import VENV_BIN, Server, free_port, gunicorn_argv, print_table, run_wrk
 
 LUA = """
@@ -38,23 +38,10 @@ end
 
 
 def seed(env: dict[str, str]) -> tuple[int, str, str]:
-    """Migrate, create an offer, a partner and a conversions key."""
-    subprocess.run([str(VENV_BIN / "affiliates"), "db", "upgrade"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    script = (
-        "from affiliates import create_app\n"
-        "from affiliates.extensions import db\n"
-        "from affiliates.services import api_keys, program\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        "    o = program.create_offer(db.session, {'name': 'Bench shop',"
-        " 'destination_url': 'https://shop.example.com/'})\n"
-        "    p = program.create_partner(db.session, 'Bench partner', 'bench@example.com')\n"
-        "    print(o.id, p.ref_code, api_keys.issue(db.session, 'conversions'))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
-    offer_id, ref, key = out.strip().splitlines()[-1].split()
+    """One offer, partner and conversions key; returns the offer id, ref code and key."""
+    offer_id, ref, key = common.seed(
+        env, "    print(offer.id, partner.ref_code, api_keys.issue(db.session, 'conversions'))\n"
+    ).split()
     return int(offer_id), ref, key
 
 

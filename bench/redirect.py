@@ -16,11 +16,11 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 
+import common
 from common import VENV_BIN, Result, Server, free_port, gunicorn_argv, print_table, run_wrk
 
 CLOSE = ("Connection: close",)
@@ -40,23 +40,8 @@ def bare(worker_class: str, workers: int, threads: int, args: argparse.Namespace
 
 
 def seed(env: dict[str, str]) -> str:
-    """Migrate the bench database and create one offer, partner and link; returns its code."""
-    subprocess.run([str(VENV_BIN / "affiliates"), "db", "upgrade"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    script = (
-        "from affiliates import create_app\n"
-        "from affiliates.extensions import db\n"
-        "from affiliates.services import links, program\n"
-        "app = create_app()\n"
-        "with app.app_context():\n"
-        "    o = program.create_offer(db.session, {'name': 'Bench shop',"
-        " 'destination_url': 'https://shop.example.com/item'})\n"
-        "    p = program.create_partner(db.session, 'Bench partner', 'bench@example.com')\n"
-        "    print(links.create_link(db.session, p.id, o.id).code)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
-    return out.strip().splitlines()[-1]
+    """One offer, partner and link; returns the link's code."""
+    return common.seed(env, "    print(links.create_link(db.session, partner.id, offer.id).code)\n")
 
 
 def count_clicks(database_url: str) -> int:

@@ -46,7 +46,11 @@ def _extra_params(args: dict[str, str]) -> str | None:
 
 def _target_url(link: LinkTarget, args: dict[str, str], click_id: str) -> tuple[str, dict]:
     """The redirect URL and the UTM values to record; UTM on the tracked link override."""
-    overrides = {key: _text(args[key]) for key in UTM_FIELDS if _text(args.get(key, ""))}
+    overrides = {}
+    for key in UTM_FIELDS:
+        value = _text(args[key]) if key in args else ""
+        if value:
+            overrides[key] = value
     if not overrides:
         return add_click_id(*link.target, click_id), link.utm
     utm = {**link.utm, **overrides}

@@ -18,7 +18,6 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from affiliates.api.schemas import MAX_ID
-from affiliates.errors import problem
 from affiliates.exceptions import DomainError, Forbidden, NotFound, Unauthorized
 from affiliates.services import api_keys
 
@@ -45,10 +44,6 @@ class Principal:
     def actor(self) -> str:
         """How the audit trail names this caller."""
         return f"api-key:{self.key_id}:{self.scope}"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.scope == "admin"
 
 
 @dataclass
@@ -280,7 +275,3 @@ def paginate(
     if len(rows) > limit:
         return rows[:limit], encode_cursor(rows[limit - 1].id)
     return rows, None
-
-
-def problem_for(exc: DomainError) -> Response:
-    return problem(exc.status, exc.title, exc.detail, exc.errors)

@@ -258,17 +258,13 @@ def draft_rule(
 
 
 def rule_from_terms(rule_id: int, version: int, terms: Mapping[str, Any]) -> commissions.Rule:
-    """A rule as one of its recorded versions said it."""
+    """A rule as one of its recorded versions said it (terms as `terms_of` wrote them)."""
 
-    def money(name: str) -> Decimal | None:
+    def decoded(name: str, parse: Any) -> Any:
         value = terms.get(name)
-        return None if value is None else Decimal(str(value))
+        return None if value is None else parse(value)
 
-    def moment(name: str) -> dt.datetime | None:
-        value = terms.get(name)
-        return None if value is None else dt.datetime.fromisoformat(value)
-
-    return commissions.Rule(
+    recorded = SimpleNamespace(
         id=rule_id,
         version=version,
         type=terms["type"],
@@ -276,19 +272,18 @@ def rule_from_terms(rule_id: int, version: int, terms: Mapping[str, Any]) -> com
         value=Decimal(str(terms["value"])),
         offer_id=terms.get("offer_id"),
         partner_id=terms.get("partner_id"),
-        tiers=tuple(
-            commissions.Tier(int(t["min_conversions"]), Decimal(str(t["value"])))
-            for t in terms.get("tiers") or []
-        ),
+        tiers=terms.get("tiers"),
         category=terms.get("category"),
         new_customers_only=bool(terms.get("new_customers_only")),
-        min_order_amount=money("min_order_amount"),
-        cap=money("cap"),
+        min_order_amount=decoded("min_order_amount", lambda v: Decimal(str(v))),
+        cap=decoded("cap", lambda v: Decimal(str(v))),
         priority=int(terms.get("priority") or 0),
-        starts_at=moment("starts_at"),
-        ends_at=moment("ends_at"),
+        starts_at=decoded("starts_at", dt.datetime.fromisoformat),
+        ends_at=decoded("ends_at", dt.datetime.fromisoformat),
         active=True,  # the version applied when it was given; it still does for this order
+        updated_at=None,
     )
+    return to_rule(recorded)
 
 
 def for_new_conversion(

@@ -54,13 +54,6 @@ def find_code(session: Session, code: str) -> PromoCode | None:
     return session.scalar(select(PromoCode).where(PromoCode.code_key == PromoCode.key_for(code)))
 
 
-def get_promo_code(session: Session, code_id: int, partner_id: int | None = None) -> PromoCode:
-    promo = session.get(PromoCode, code_id)
-    if promo is None or (partner_id is not None and promo.partner_id != partner_id):
-        raise NotFound(f"Promo code {code_id} does not exist.")
-    return promo
-
-
 def update_promo_code(session: Session, code: str, changes: Mapping[str, Any]) -> PromoCode:
     """Deactivate a code or change its limits and dates."""
     promo = find_code(session, code[:64])
