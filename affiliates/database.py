@@ -114,6 +114,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    if os.environ.get("CKPT"):
+        cursor.execute(f"PRAGMA wal_autocheckpoint={os.environ['CKPT']}")
+    if os.environ.get("PGSZ"):
+        cursor.execute(f"PRAGMA page_size={os.environ['PGSZ']}")
     cursor.close()
 
 
@@ -156,6 +160,11 @@ class Database:
         """The session of the current thread (and so of the current request)."""
         return self._scoped()
 
+    @property
+    def lazy_session(self) -> scoped_session[Session]:
+        """The current thread's session, made only when a statement is run through it."""
+        return self._scoped
+
     def remove(self) -> None:
         """Close and forget the current thread's session."""
         self._scoped.remove()
@@ -168,6 +177,11 @@ class Database:
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             self.remove()
+
+
+def connection_of(executor: Session | Connection) -> Connection:
+    """The connection a session works in, or the connection itself."""
+    return executor.connection() if isinstance(executor, Session) else executor
 
 
 class Prepared:
@@ -194,9 +208,37 @@ class Prepared:
 
     def execute(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run the statement in `conn`'s transaction; the rows it returns, processed."""
-        dialect = conn.dialect
+        return self.bind(conn.dialect, params).run(conn)
+
+    def bind(self, dialect: Dialect, params: dict[str, Any]) -> Bound:
+        """The statement with its values processed, to run later (say, inside a lock)."""
         compiled = self._compile(dialect)
-        args = compiled.arguments(params)
+        return Bound(compiled, compiled.arguments(params))
+
+
+class Bound:
+    """A prepared statement with its processed arguments, ready to run."""
+
+    __slots__ = ("compiled", "args")
+
+    def __init__(self, compiled: _Compiled, args: Any) -> None:
+        self.compiled = compiled
+        self.args = args
+
+    def set(self, name: str, value: int | str | None) -> None:
+        """Set a value known only late (an id an earlier INSERT returned); it is passed to
+        the driver as it is, so it must be one no bind processor would change."""
+        if self.compiled.positional:
+            for index, each in enumerate(self.compiled.names):
+                if each == name:
+                    self.args[index] = value
+        else:
+            self.args[name] = value
+
+    def run(self, conn: Connection) -> list[tuple[Any, ...]]:
+        """Run the statement in `conn`'s transaction; the rows it returns, processed."""
+        compiled, args = self.compiled, self.args
+        dialect = conn.dialect
         dbapi_connection = conn.connection.dbapi_connection
         cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
         try:

@@ -159,7 +159,8 @@ def authenticate(allowed: tuple[str, ...]) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
-    key = api_keys.verify(db.session, token.strip())
+    # a key found in the cache needs no session at all
+    key = api_keys.verify(db.lazy_session, token.strip())
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
     principal = Principal(

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from affiliates.database import utcnow
 from affiliates.exceptions import Invalid
@@ -85,7 +85,7 @@ _cache: dict[str, tuple[float, KeyInfo]] = {}
 _CACHE_SIZE = 1000
 
 
-def verify(session: Session, key: str) -> KeyInfo | None:
+def verify(session: Session | scoped_session[Session], key: str) -> KeyInfo | None:
     """The live key matching `key`, or None."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not _PREFIX.fullmatch(parts[1]):

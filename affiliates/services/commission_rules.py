@@ -10,11 +10,11 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import Table, bindparam, func, or_, select
+from sqlalchemy import Connection, Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from affiliates import commissions
-from affiliates.database import Prepared
+from affiliates.database import Prepared, connection_of
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import CommissionRule, CommissionRuleVersion, Conversion, Offer, Partner
 from affiliates.models.commissions import RULE_FIELDS
@@ -155,14 +155,14 @@ _ACTIVE_RULES = Prepared(
 )
 
 
-def rules_for(session: Session, offer_id: int) -> list[commissions.Rule]:
+def rules_for(session: Session | Connection, offer_id: int) -> list[commissions.Rule]:
     """Active rules that may apply to an offer: its own and the program-wide ones."""
-    rows = _ACTIVE_RULES.execute(session.connection(), {"offer_id": offer_id})
+    rows = _ACTIVE_RULES.execute(connection_of(session), {"offer_id": offer_id})
     return [to_rule(SimpleNamespace(**dict(zip(_RULE_COLUMNS, row, strict=True)))) for row in rows]
 
 
 def month_conversions(
-    session: Session,
+    session: Session | Connection,
     offer_id: int,
     partner_id: int | None,
     kind: str,
@@ -287,7 +287,7 @@ def rule_from_terms(rule_id: int, version: int, terms: Mapping[str, Any]) -> com
 
 
 def for_new_conversion(
-    session: Session,
+    session: Session | Connection,
     offer: Any,
     partner_id: int | None,
     kind: str,

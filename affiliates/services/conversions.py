@@ -11,15 +11,16 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from affiliates import attribution as engine
 from affiliates import commissions
-from affiliates.database import Prepared, WriterQueue
+from affiliates.database import Bound, Prepared, WriterQueue
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
 from affiliates.services import audit, commission_rules, ledger
@@ -109,7 +110,7 @@ _TOUCHES = Prepared(
 )  # fmt: skip
 _TABLE = cast(Table, Conversion.__table__)
 _INSERT = Prepared(_TABLE.insert().returning(_TABLE.c.id))
-_EXISTING = select(Conversion).where(
+_EXISTING = select(_TABLE).where(
     Conversion.offer_id == bindparam("offer_id"),
     Conversion.type == bindparam("type"),
     Conversion.order_id == bindparam("order_id"),
@@ -180,54 +181,61 @@ def _touches(
     )
 
 
+_PROMO_TABLE = cast(Table, PromoCode.__table__)
+# the code with its partner's facts, in one statement
+_PROMO = select(_PROMO_TABLE, Partner.email.label("partner_email"),
+                Partner.status.label("partner_status")).join(
+    Partner, Partner.id == _PROMO_TABLE.c.partner_id
+).where(_PROMO_TABLE.c.code_key == bindparam("code_key"))  # fmt: skip
+_CUSTOMER_USES = (
+    select(func.count())
+    .select_from(Conversion)
+    .where(
+        Conversion.promo_code_id == bindparam("promo_id"),
+        Conversion.customer_key == bindparam("customer_key"),
+        Conversion.status.not_in(CLOSED),
+    )
+)
+
+
 def _code_touch(
-    session: Session,
+    conn: Connection,
     offer: Any,
     code: str | None,
     amount: Decimal,
     key: str | None,
     at: dt.datetime,
-) -> tuple[engine.CodeTouch | None, PromoCode | None]:
+) -> tuple[engine.CodeTouch | None, Any]:
     if not code:
         return None, None
-    promo = session.scalar(select(PromoCode).where(PromoCode.code_key == PromoCode.key_for(code)))
+    promo = conn.execute(_PROMO, {"code_key": PromoCode.key_for(code)}).first()
     if promo is None:
         return None, None
-    partner = session.get_one(Partner, promo.partner_id)
     check = check_code(code, promo, offer.max_discount_percent, offer.id, amount, at,
-                       partner.status)  # fmt: skip
+                       promo.partner_status)  # fmt: skip
     valid, reason = check.valid, check.reason
     if valid and promo.max_uses_per_customer is not None and key is not None:
-        used = session.scalar(
-            select(func.count())
-            .select_from(Conversion)
-            .where(
-                Conversion.promo_code_id == promo.id,
-                Conversion.customer_key == key,
-                Conversion.status.not_in(CLOSED),
-            )
-        )
+        used = conn.scalar(_CUSTOMER_USES, {"promo_id": promo.id, "customer_key": key})
         if (used or 0) >= promo.max_uses_per_customer:
             valid, reason = False, "exhausted for this customer"
-    return engine.CodeTouch(promo.code, _partner_facts(partner), valid, reason), promo
+    partner = _facts_of(promo.partner_id, promo.partner_email, promo.partner_status)
+    return engine.CodeTouch(promo.code, partner, valid, reason), promo
 
 
-def _consume_code(session: Session, promo: PromoCode) -> bool:
-    """Take one use of the code atomically; False when it is exhausted (never read-then-write)."""
-    result = session.execute(
-        update(PromoCode)
-        .where(
-            PromoCode.id == promo.id,
-            (PromoCode.max_uses.is_(None)) | (PromoCode.uses < PromoCode.max_uses),
-        )
-        .values(uses=PromoCode.uses + 1)
-        .execution_options(synchronize_session=False)
+# Take one use of the code atomically (never read-then-write); no row back when exhausted.
+_CONSUME = Prepared(
+    update(PromoCode)
+    .where(
+        PromoCode.id == bindparam("promo_id"),
+        (PromoCode.max_uses.is_(None)) | (PromoCode.uses < PromoCode.max_uses),
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    .values(uses=PromoCode.uses + 1)
+    .returning(PromoCode.id)
+)
 
 
 def _earned(
-    session: Session,
+    conn: Connection,
     offer: Any,
     verdict: engine.Verdict,
     kind: str,
@@ -239,16 +247,18 @@ def _earned(
     if verdict.status == "rejected":
         return commissions.Commission(ZERO, None, None, "rejected: no commission")
     return commission_rules.for_new_conversion(
-        session, offer, verdict.partner_id, kind, amount, occurred_at, data.get("items"),
+        conn, offer, verdict.partner_id, kind, amount, occurred_at, data.get("items"),
         data.get("new_customer"),
     )  # fmt: skip
 
 
-def _existing(session: Session, offer_id: int, kind: str, order_id: str) -> Conversion | None:
-    return session.scalar(_EXISTING, {"offer_id": offer_id, "type": kind, "order_id": order_id})
+def _existing(conn: Connection, offer_id: int, kind: str, order_id: str) -> Any:
+    return conn.execute(
+        _EXISTING, {"offer_id": offer_id, "type": kind, "order_id": order_id}
+    ).first()
 
 
-def _same_or_conflict(found: Conversion, amount: Decimal) -> Intake:
+def _same_or_conflict(found: Any, amount: Decimal) -> Intake:
     if found.amount != amount:
         raise Conflict(
             f"Order {found.order_id} was already recorded with amount {found.amount}.",
@@ -272,11 +282,30 @@ def record(
     unique key of (offer, type, order id), rolls back everything it did, and answers with
     the original. Every read comes before the first write, so the write transaction (and,
     on SQLite, the database's single write lock) is held only for the writes.
+
+    It runs on a connection of its own rather than in the session (whose unit of work costs
+    more than the rest of a conversion's Python): work pending in the session is committed
+    first, as the intake always committed it.
     """
+    if session.in_transaction():
+        session.commit()
+    bind = session.get_bind()
+    with (bind if isinstance(bind, Engine) else bind.engine).connect() as conn:
+        return _record(conn, data, actor=actor, secret=secret, now=now, source=source)
+
+
+def _record(
+    conn: Connection,
+    data: Mapping[str, Any],
+    *,
+    actor: str,
+    secret: str,
+    now: dt.datetime,
+    source: str,
+) -> Intake:
     kind = data.get("type") or "sale"
     order_id = data["order_id"]
     key = customer_key(secret, data.get("customer_id"), data.get("customer_email"))
-    conn = session.connection()
     found = _touches(conn, data["offer_id"], kind, data.get("click_id"), data.get("utm_source"),
                      key)  # fmt: skip
     if found is None:
@@ -290,86 +319,124 @@ def record(
     if occurred_at > now + dt.timedelta(minutes=5):
         raise Invalid("occurred_at", "The conversion cannot be in the future.")
     click_touch = found.click
-    code_touch, promo = _code_touch(session, offer, data.get("promo_code"), amount, key,
+    code_touch, promo = _code_touch(conn, offer, data.get("promo_code"), amount, key,
                                     occurred_at)  # fmt: skip
     facts = engine.Facts(occurred_at, data.get("customer_email"), found.click_reused)
     touches = engine.Touches(click=click_touch, code=code_touch, ref=found.ref,
                              customer=found.customer)  # fmt: skip
     terms = _terms(offer)
     verdict = engine.attribute(facts, touches, terms)
-    earned = _earned(session, offer, verdict, kind, amount, occurred_at, data)
+    earned = _earned(conn, offer, verdict, kind, amount, occurred_at, data)
+    fixed: dict[str, Any] = {
+        "offer_id": offer.id,
+        "type": kind,
+        "order_id": order_id,
+        "amount": amount,
+        "refunded_amount": ZERO,
+        "currency": currency,
+        "customer_key": key,
+        "click_id": click_touch.id if click_touch else (data.get("click_id") or None),
+        "promo_code_id": promo.id if promo is not None else None,
+        "utm_source": data.get("utm_source"),
+        "utm_campaign": data.get("utm_campaign"),
+        "new_customer": data.get("new_customer"),
+        "items": _items(data.get("items")),
+        "source": source,
+        "occurred_at": occurred_at,
+        "hold_until": occurred_at + dt.timedelta(days=offer.hold_days),
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Every value is processed before the writer's turn: the turn holds SQLite's one write
+    # lock, and a writer preempted while holding it stalls every other.
+    writes = _Writes.of(conn, fixed, verdict, earned, touches.customer, actor, now)
+    dbapi_connection: Any = conn.connection.dbapi_connection
+    # the reads above may have begun a transaction (PostgreSQL): the writes join it
     with _WRITERS.turn(conn):
         try:
             if (
                 verdict.method == "promo_code"
                 and verdict.status == "pending"
                 and promo is not None
-                and not _consume_code(session, promo)
+                and not _CONSUME.execute(conn, {"promo_id": promo.id})
             ):
                 # Another order took the last use first: fall through to the next method.
                 exhausted = engine.CodeTouch(promo.code, touches.code.partner, False, "exhausted")  # type: ignore[union-attr]
                 touches = engine.Touches(touches.click, exhausted, touches.ref, touches.customer)
                 verdict = engine.attribute(facts, touches, terms)
-                earned = _earned(session, offer, verdict, kind, amount, occurred_at, data)
-            values: dict[str, Any] = {
-                "offer_id": offer.id,
-                "type": kind,
-                "order_id": order_id,
-                "amount": amount,
-                "refunded_amount": ZERO,
-                "currency": currency,
-                "customer_key": key,
-                "click_id": click_touch.id if click_touch else (data.get("click_id") or None),
-                "promo_code_id": promo.id if promo is not None else None,
-                "utm_source": data.get("utm_source"),
-                "utm_campaign": data.get("utm_campaign"),
-                "partner_id": verdict.partner_id,
-                "attribution": verdict.method,
-                "status": verdict.status,
-                "reason": verdict.rejected,
-                "flags": list(verdict.flags),
-                "new_customer": data.get("new_customer"),
-                "items": _items(data.get("items")),
-                "source": source,
-                "occurred_at": occurred_at,
-                "hold_until": occurred_at + dt.timedelta(days=offer.hold_days),
-                "created_at": now,
-                "updated_at": now,
-            }
-            values.update(commission=earned.amount, rule_id=earned.rule_id,
-                          rule_version=earned.rule_version,
-                          explanation=[*verdict.explanation, earned.explanation])  # fmt: skip
+                earned = _earned(conn, offer, verdict, kind, amount, occurred_at, data)
+                writes = _Writes.of(conn, fixed, verdict, earned, touches.customer, actor, now)
             try:
                 # the unique key on (offer, type, order id) decides between racing copies
-                new_id = _INSERT.execute(conn, values)[0][0]
+                new_id = writes.conversion.run(conn)[0][0]
             except IntegrityError as exc:
-                session.rollback()
+                dbapi_connection.rollback()
                 repeat: IntegrityError | None = exc
             else:
                 repeat = None
-                conversion = SimpleNamespace(id=new_id, **values)
-                if (
-                    verdict.partner_id is not None
-                    and verdict.status == "pending"
-                    and key is not None
-                ):
-                    _bind_customer(conn, offer.id, key, verdict.partner_id, new_id, occurred_at,
-                                   touches.customer)  # fmt: skip
-                audit.record(session, "conversion", new_id, "created", actor, None,
-                             snapshot(conversion), "; ".join(verdict.explanation),
-                             at=now)  # fmt: skip
-                session.commit()
+                for bound, name in writes.then:
+                    bound.set(name, new_id)
+                    bound.run(conn)
+                # committed in the turn, so the next writer finds SQLite's lock free
+                dbapi_connection.commit()
         except BaseException:
             # end the write transaction before leaving the queue, so the next writer is not
             # made to poll for SQLite's lock
-            session.rollback()
+            dbapi_connection.rollback()
             raise
     if repeat is None:
-        return Intake(conversion, created=True)
-    original = _existing(session, offer.id, kind, order_id)
+        return Intake(SimpleNamespace(id=new_id, **writes.values), created=True)
+    original = _existing(conn, offer.id, kind, order_id)
     if original is None:
         raise repeat
     return _same_or_conflict(original, amount)
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """A new conversion's statements, values processed: its INSERT, then the statements
+    that need its id (the customer's binding, the audit entry), with that parameter's name."""
+
+    values: dict[str, Any]
+    conversion: Bound
+    then: list[tuple[Bound, str]]
+
+    @classmethod
+    def of(
+        cls,
+        conn: Connection,
+        fixed: dict[str, Any],
+        verdict: engine.Verdict,
+        earned: commissions.Commission,
+        earlier: engine.CustomerTouch | None,
+        actor: str,
+        now: dt.datetime,
+    ) -> _Writes:
+        values = {
+            **fixed,
+            "partner_id": verdict.partner_id,
+            "attribution": verdict.method,
+            "status": verdict.status,
+            "reason": verdict.rejected,
+            "flags": list(verdict.flags),
+            "commission": earned.amount,
+            "rule_id": earned.rule_id,
+            "rule_version": earned.rule_version,
+            "explanation": [*verdict.explanation, earned.explanation],
+        }
+        dialect = conn.dialect
+        then = []
+        key = values["customer_key"]
+        if verdict.partner_id is not None and verdict.status == "pending" and key is not None:
+            binding = _binding(dialect, values["offer_id"], key, verdict.partner_id,
+                               values["occurred_at"], earlier)  # fmt: skip
+            if binding is not None:
+                then.append(binding)
+        entry = audit.prepared(dialect, "conversion", 0, "created", actor, None,
+                               snapshot(SimpleNamespace(**values)),
+                               "; ".join(verdict.explanation), at=now)  # fmt: skip
+        then.append((entry, "entity_id"))
+        return cls(values, _INSERT.bind(dialect, values), then)
 
 
 def _items(items: Any) -> list[dict[str, Any]] | None:
@@ -405,29 +472,32 @@ _REBIND = Prepared(
 )
 
 
-def _bind_customer(
-    conn: Connection,
+def _binding(
+    dialect: Dialect,
     offer_id: int,
     key: str,
     partner_id: int,
-    conversion_id: int,
     at: dt.datetime,
     earlier: engine.CustomerTouch | None,
-) -> None:
-    """Bind the customer to the partner unless a live binding exists (first one wins)."""
+) -> tuple[Bound, str] | None:
+    """The statement binding the customer to the partner, unless a live binding exists
+    (first one wins), with the name of its conversion id parameter."""
     if earlier is None:
         # a racing first order may bind the customer first: the unique key keeps that one
-        _BIND[conn.dialect.name].execute(
-            conn,
+        bound = _BIND[dialect.name].bind(
+            dialect,
             {"offer_id": offer_id, "customer_key": key, "partner_id": partner_id,
-             "conversion_id": conversion_id, "attributed_at": at},
+             "conversion_id": 0, "attributed_at": at},
         )  # fmt: skip
-    elif at - earlier.attributed_at > engine.CUSTOMER_BINDING:
-        _REBIND.execute(
-            conn,
+        return bound, "conversion_id"
+    if at - earlier.attributed_at > engine.CUSTOMER_BINDING:
+        bound = _REBIND.bind(
+            dialect,
             {"b_offer": offer_id, "b_key": key, "b_cutoff": at - engine.CUSTOMER_BINDING,
-             "b_partner": partner_id, "b_conversion": conversion_id, "b_at": at},
+             "b_partner": partner_id, "b_conversion": 0, "b_at": at},
         )  # fmt: skip
+        return bound, "b_conversion"
+    return None
 
 
 def get(session: Session, conversion_id: int, partner_id: int | None = None) -> Conversion:
