@@ -48,7 +48,7 @@ def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[Con
     """Record a conversion once per (offer_id, type, order_id), attribute it and hold it."""
     _check_signature(principal)
     intake = conversions.record(
-        db.session,
+        db.engine,  # type: ignore[arg-type]
         body.model_dump(exclude_none=True),
         actor=principal.actor,
         secret=current_app.config["IP_HASH_KEY"],

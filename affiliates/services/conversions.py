@@ -268,7 +268,7 @@ def _same_or_conflict(found: Any, amount: Decimal) -> Intake:
 
 
 def record(
-    session: Session,
+    session: Session | Engine,
     data: Mapping[str, Any],
     *,
     actor: str,
@@ -283,14 +283,18 @@ def record(
     the original. Every read comes before the first write, so the write transaction (and,
     on SQLite, the database's single write lock) is held only for the writes.
 
-    It runs on a connection of its own rather than in the session (whose unit of work costs
-    more than the rest of a conversion's Python): work pending in the session is committed
-    first, as the intake always committed it.
+    It runs on a connection of its own rather than in a session (whose unit of work costs
+    more than the rest of a conversion's Python): given a session, the work pending in it
+    is committed first, as the intake always committed it.
     """
-    if session.in_transaction():
-        session.commit()
-    bind = session.get_bind()
-    with (bind if isinstance(bind, Engine) else bind.engine).connect() as conn:
+    if isinstance(session, Engine):
+        engine = session
+    else:
+        if session.in_transaction():
+            session.commit()
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+    with engine.connect() as conn:
         return _record(conn, data, actor=actor, secret=secret, now=now, source=source)
 
 
