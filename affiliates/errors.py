@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from affiliates.exceptions import DomainError
@@ -52,6 +53,24 @@ def register(app: Flask) -> None:
             return response
         template = "errors/404.html" if status == 404 else "errors/error.html"
         return render_template(template, status=status, title=exc.name), status
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc: DBAPIError) -> Any:
+        # The database restarted or is out of reach: nothing was recorded, and a retry (with
+        # the same order id: the intake is idempotent) is the right answer, not a 500.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    str(exc.orig or exc)[:200])  # fmt: skip
+        if wants_problem():
+            response = problem(503, "Service unavailable",
+                               "The database is not answering; retry shortly.")  # fmt: skip
+        else:
+            response = Response(
+                render_template("errors/error.html", status=503, title="Service unavailable"),
+                status=503,
+            )
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
