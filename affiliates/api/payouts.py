@@ -1,4 +1,5 @@
-"""The ledger (balances, manual adjustments) and payouts (admin; partners see their own)."""
+"""The ledger (balances, manual adjustments), payout details and payouts (admin; partners
+see, and set, their own)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from affiliates.api.schemas import (
     MarkPaidIn,
     Page,
     PayoutDetailOut,
+    PayoutDetailsIn,
+    PayoutDetailsOut,
     PayoutExportQuery,
     PayoutOut,
     PayoutQuery,
@@ -26,8 +29,8 @@ from affiliates.api.schemas import (
 )
 from affiliates.exceptions import NotFound
 from affiliates.extensions import db
-from affiliates.models import Payout
-from affiliates.services import ledger, payouts
+from affiliates.models import Payout, PayoutDetails
+from affiliates.services import ledger, payout_details, payouts
 
 
 def _own(principal: Principal) -> int | None:
@@ -47,6 +50,43 @@ def _fields(payout: Payout) -> dict[str, object]:
     return {name: getattr(payout, name) for name in names}
 
 
+def _check_own(principal: Principal, partner_id: int) -> None:
+    """A partner key reaches only its own partner; another's answers 404, as if unknown."""
+    own = _own(principal)
+    if own is not None and own != partner_id:
+        raise NotFound(f"Partner {partner_id} does not exist.")
+
+
+def _details_out(details: PayoutDetails) -> PayoutDetailsOut:
+    return PayoutDetailsOut.model_validate(
+        {**payout_details.masked(details), "partner_id": details.partner_id,
+         "updated_at": details.updated_at}
+    )  # fmt: skip
+
+
+@endpoint("/partners/<int:partner_id>/payout-details", summary="A partner's payout details",
+          scopes=("partner",), response=PayoutDetailsOut)  # fmt: skip
+def get_payout_details(principal: Principal, partner_id: int) -> PayoutDetailsOut:
+    """How the partner is paid; card and account numbers and the phone masked."""
+    _check_own(principal, partner_id)
+    return _details_out(payout_details.get(db.session, partner_id))
+
+
+@endpoint("/partners/<int:partner_id>/payout-details", "PUT", summary="Set payout details",
+          scopes=("partner",), body=PayoutDetailsIn, response=PayoutDetailsOut)  # fmt: skip
+def put_payout_details(
+    principal: Principal, partner_id: int, body: PayoutDetailsIn
+) -> PayoutDetailsOut:
+    """Create or replace how the partner is paid; every change is audited (numbers masked).
+    Payouts already made keep the details they were made with."""
+    _check_own(principal, partner_id)
+    values = body.root.model_dump()
+    method = values.pop("method")
+    details = payout_details.save(db.session, partner_id, method, values, principal.actor,
+                                  current_app.extensions["clock"]())  # fmt: skip
+    return _details_out(details)
+
+
 @endpoint("/partners/<int:partner_id>/adjustments", "POST", summary="Adjust a partner's balance",
           body=AdjustmentIn, response=LedgerEntryOut, status=201)  # fmt: skip
 def create_adjustment(principal: Principal, partner_id: int, body: AdjustmentIn) -> LedgerEntryOut:
@@ -60,9 +100,7 @@ def create_adjustment(principal: Principal, partner_id: int, body: AdjustmentIn)
           scopes=("partner",), response=BalanceOut)  # fmt: skip
 def get_balance(principal: Principal, partner_id: int) -> BalanceOut:
     """Per currency: unpaid, in a pending payout, and paid."""
-    own = _own(principal)
-    if own is not None and own != partner_id:
-        raise NotFound(f"Partner {partner_id} does not exist.")
+    _check_own(principal, partner_id)
     sums = ledger.balances(db.session, partner_id)
     return BalanceOut(
         partner_id=partner_id,

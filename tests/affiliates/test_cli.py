@@ -7,6 +7,7 @@ import re
 
 import pytest
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from affiliates import migrate
 from affiliates.database import make_engine
@@ -62,6 +63,47 @@ def test_downgrade_to_base_then_upgrade_to_head_on_a_fresh_sqlite_file(fresh_sql
     engine.dispose()
     assert set(inspect(engine).get_table_names()) == tables
     assert migrate.schema_drift(engine) == []
+
+
+def test_payout_details_migrate_down_and_up_keeping_payouts(fresh_sqlite):
+    url, engine = fresh_sqlite
+    migrate.upgrade(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO partners (id, name, email, ref_code, status, created_at, "
+                "updated_at) VALUES (1, 'P', 'p@example.com', 'p', 'active', "
+                "'2026-03-10 12:00:00', '2026-03-10 12:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO payouts (partner_id, currency, amount, status, created_at, "
+                "method, details) VALUES (1, 'RUB', 1000, 'pending', "
+                "'2026-03-10 12:00:00', 'card', '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO payout_details (partner_id, method, holder_name, "
+                "card_number, created_at, updated_at) VALUES (1, 'card', 'P', "
+                "'4111111111111111', '2026-03-10 12:00:00', '2026-03-10 12:00:00')"
+            )
+        )
+    migrate.downgrade(url, "0004")
+    engine.dispose()
+    assert "payout_details" not in inspect(engine).get_table_names()
+    assert "method" not in {c["name"] for c in inspect(engine).get_columns("payouts")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT amount, status FROM payouts")).all() == [(1000, "pending")]
+    migrate.upgrade(url, "head")
+    engine.dispose()
+    assert migrate.schema_drift(engine) == []
+    with engine.connect() as conn:  # the checks survive the table's rebuild
+        for sql in ("UPDATE payouts SET method = 'cash'", "UPDATE payouts SET amount = 0"):
+            with pytest.raises(IntegrityError):
+                conn.execute(text(sql))
+            conn.rollback()
 
 
 def test_schema_drift_notices_a_difference(fresh_sqlite):
