@@ -3,9 +3,6 @@ see, and set, their own)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, current_app
 from sqlalchemy import select
 
@@ -26,6 +23,7 @@ from affiliates.api.schemas import (
     PayoutQuery,
     PayoutRunIn,
     PayoutRunOut,
+    SkippedOut,
 )
 from affiliates.exceptions import NotFound
 from affiliates.extensions import db
@@ -47,7 +45,8 @@ def _out(payout: Payout, count: int | None = None) -> PayoutOut:
 def _fields(payout: Payout) -> dict[str, object]:
     names = ("id", "partner_id", "amount", "currency", "status", "reference", "reason",
              "created_at", "paid_at")  # fmt: skip
-    return {name: getattr(payout, name) for name in names}
+    return {**{name: getattr(payout, name) for name in names},
+            "payout_details": payouts.masked_details(payout)}  # fmt: skip
 
 
 def _check_own(principal: Principal, partner_id: int) -> None:
@@ -111,11 +110,15 @@ def get_balance(principal: Principal, partner_id: int) -> BalanceOut:
 @endpoint("/payouts/run", "POST", summary="Run payouts", body=PayoutRunIn, body_optional=True,
           response=PayoutRunOut, status=201)  # fmt: skip
 def run_payouts(principal: Principal, body: PayoutRunIn) -> PayoutRunOut:
-    """One payout per partner and currency whose unpaid balance reaches the threshold."""
+    """One payout per partner and currency whose unpaid balance reaches the threshold; a
+    partner without payout details is listed under `skipped` and its balance waits."""
     threshold = body.min_amount or current_app.config["PAYOUT_MIN_AMOUNT"]
-    made = payouts.run(db.session, body.currency, threshold, principal.actor,
-                       current_app.extensions["clock"]())  # fmt: skip
-    return PayoutRunOut(items=[_out(m.payout, m.conversion_count) for m in made])
+    result = payouts.run(db.session, body.currency, threshold, principal.actor,
+                         current_app.extensions["clock"]())  # fmt: skip
+    return PayoutRunOut(
+        items=[_out(m.payout, m.conversion_count) for m in result.made],
+        skipped=[SkippedOut.model_validate(s, from_attributes=True) for s in result.skipped],
+    )
 
 
 @endpoint("/payouts", summary="List payouts", scopes=("partner",), query=PayoutQuery,
@@ -165,21 +168,10 @@ def mark_failed(principal: Principal, payout_id: int, body: MarkFailedIn) -> Pay
 @endpoint("/payouts/export.csv", summary="Bank registry of payouts", query=PayoutExportQuery,
           content_type="text/csv")  # fmt: skip
 def export_payouts(_p: Principal, query: PayoutExportQuery) -> Response:
-    """A CSV registry for the bank: the payout id is the payment reference."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["payment_reference", "partner_id", "partner", "email", "amount", "currency"])
-    for payout, partner in payouts.registry(db.session, query.status):
-        row = [payout.id, partner.id, _cell(partner.name), _cell(partner.email),
-               f"{payout.amount:.2f}", payout.currency]  # fmt: skip
-        writer.writerow(row)
+    """A CSV registry for the bank: the payout id is the payment reference; method and
+    details are each payout's snapshot, in full."""
     return Response(
-        out.getvalue(),
+        payouts.registry_csv(db.session, query.status),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=payouts-{query.status}.csv"},
     )
-
-
-def _cell(value: str) -> str:
-    """No formula injection when the registry is opened in a spreadsheet."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

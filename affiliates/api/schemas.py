@@ -966,10 +966,26 @@ class PayoutOut(Output):
     reason: str | None = None
     created_at: Timestamp | None = None
     paid_at: Timestamp | None = None
+    payout_details: MaskedDetails | None = Field(
+        None,
+        description="The partner's payout details when the payout was made, masked; null on "
+        "payouts made before details were recorded.",
+    )
+
+
+class SkippedOut(BaseModel):
+    partner_id: int
+    currency: str
+    amount: Money = Field(description="The balance that waits for the next run.")
+    reason: Literal["no_payout_details"]
 
 
 class PayoutRunOut(BaseModel):
     items: list[PayoutOut]
+    skipped: list[SkippedOut] = Field(
+        default_factory=list,
+        description="Partners over the threshold that were not paid, and why.",
+    )
 
 
 class PayoutDetailOut(PayoutOut):

@@ -20,6 +20,7 @@ from tests.factories import (
     LinkFactory,
     OfferFactory,
     PartnerFactory,
+    PayablePartnerFactory,
     PromoCodeFactory,
     partner_key,
 )
@@ -484,7 +485,7 @@ def _field_names(model) -> list[str]:
 def _objects(client, admin) -> dict:
     """One of each kind of object, so the random bodies reach the real code paths."""
     offer = OfferFactory()
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     link = LinkFactory(partner=partner, offer=offer)
     code = PromoCodeFactory(partner=partner, offer=offer)
     conversion = client.post(
