@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import os
 import shutil
 import sys
-from typing import cast
+from decimal import Decimal
+from typing import Any, cast
 
 import click
 from flask import Flask, current_app
@@ -32,6 +35,7 @@ def main() -> None:
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     app.cli.add_command(db_group)
+    app.cli.add_command(payouts_group)
     for command in (
         demo,
         create_admin,
@@ -254,6 +258,187 @@ def recalculate(offer_id: int, start: str, end: str, apply: bool) -> None:
 
 def _rule_name(rule_id: int | None, version: int | None) -> str:
     return "no rule" if rule_id is None else f"rule {rule_id} v{version}"
+
+
+# Payouts ---------------------------------------------------------------------------------
+
+PAYOUT_STATUSES = click.Choice(["pending", "paid", "failed"])
+# the audit trail's name for whoever runs these commands
+CLI_ACTOR = "cli"
+
+
+def _valid(kind: Any, value: str, option: str) -> Any:
+    """`value` read as the API reads the same field, or a usage error naming `option`."""
+    from pydantic import TypeAdapter, ValidationError
+
+    if "\x00" in value:
+        raise click.BadParameter("Text may not contain NUL.", param_hint=option)
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise click.BadParameter(message, param_hint=option) from None
+
+
+def _payout_id(value: int) -> int:
+    from affiliates.api.schemas import MAX_ID
+
+    if not 1 <= value <= MAX_ID:
+        raise click.ClickException(f"Payout {value} does not exist.")
+    return value
+
+
+def _method(payout: Any) -> str:
+    """How a payout is sent, numbers masked: "card **** 4242"."""
+    from affiliates.services import payouts
+
+    shown = payouts.masked_details(payout)
+    if shown is None:
+        return "(no payout details recorded)"
+    number = next((v for k, v in shown.items() if k.endswith("_masked")), "")
+    return f"{shown['method']} {number}".strip()
+
+
+def _sums(amounts: list[tuple[Decimal, str]]) -> str:
+    totals: dict[str, Decimal] = {}
+    for amount, currency in amounts:
+        totals[currency] = totals.get(currency, Decimal("0.00")) + amount
+    return " + ".join(f"{total:.2f} {code}" for code, total in sorted(totals.items())) or "0.00"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@click.group("payouts")
+def payouts_group() -> None:
+    """Pay partners: run payouts, list them, export the bank registry, record the outcome."""
+
+
+@payouts_group.command("run")
+@click.option("--currency", default=None, help="Only this currency (ISO 4217), e.g. RUB.")
+@click.option("--min-amount", default=None, metavar="AMOUNT",
+              help="The threshold, e.g. 1000.00 (default: PAYOUT_MIN_AMOUNT).")  # fmt: skip
+@with_appcontext
+def payouts_run(currency: str | None, min_amount: str | None) -> None:
+    """One payout per partner and currency whose unpaid balance reaches the threshold."""
+    from affiliates.api.schemas import Currency, PositiveMoneyIn
+    from affiliates.extensions import db
+    from affiliates.models import Partner
+    from affiliates.services import payouts
+
+    code = None if currency is None else _valid(Currency, currency, "--currency")
+    threshold = (current_app.config["PAYOUT_MIN_AMOUNT"] if min_amount is None
+                 else _valid(PositiveMoneyIn, min_amount, "--min-amount"))  # fmt: skip
+    result = payouts.run(db.session, code, threshold, CLI_ACTOR,
+                         current_app.extensions["clock"]())  # fmt: skip
+    ids = {m.payout.partner_id for m in result.made} | {s.partner_id for s in result.skipped}
+    names = dict(
+        db.session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(ids))).all()
+    )
+    for made in result.made:
+        payout = made.payout
+        click.echo(f"Payout {payout.id}: partner {payout.partner_id} "
+                   f"({names.get(payout.partner_id, '?')}), {payout.amount:.2f} "
+                   f"{payout.currency}, {_plural(made.conversion_count, 'conversion')}, "
+                   f"to {_method(payout)}")  # fmt: skip
+    for skipped in result.skipped:
+        click.echo(f"Skipped partner {skipped.partner_id} "
+                   f"({names.get(skipped.partner_id, '?')}): {skipped.amount:.2f} "
+                   f"{skipped.currency} waits, {skipped.reason.replace('_', ' ')}")  # fmt: skip
+    paid = [(m.payout.amount, m.payout.currency) for m in result.made]
+    waiting = [(s.amount, s.currency) for s in result.skipped]
+    line = f"Total: {_plural(len(paid), 'payout')}, {_sums(paid)}"
+    if waiting:
+        line += f"; {_plural(len(waiting), 'partner')} skipped, {_sums(waiting)} waiting"
+    click.echo(line + ".")
+
+
+@payouts_group.command("list")
+@click.option("--status", type=PAYOUT_STATUSES, default=None, help="Only payouts in this status.")
+@with_appcontext
+def payouts_list(status: str | None) -> None:
+    """Payouts, newest first."""
+    from affiliates.extensions import db
+    from affiliates.models import Partner, Payout
+
+    stmt = select(Payout, Partner.name).join(Partner, Partner.id == Payout.partner_id)
+    if status is not None:
+        stmt = stmt.where(Payout.status == status)
+    rows = db.session.execute(stmt.order_by(Payout.id.desc())).all()
+    for payout, name in rows:
+        line = (f"{payout.id:>6}  {payout.status:<7}  {payout.amount:>12.2f} {payout.currency}  "
+                f"{payout.created_at:%Y-%m-%d %H:%M}Z  partner {payout.partner_id} ({name})  "
+                f"to {_method(payout)}")  # fmt: skip
+        if payout.reference:
+            line += f"  reference {payout.reference}"
+        if payout.reason:
+            line += f"  reason {payout.reason}"
+        click.echo(line)
+    click.echo(f"{_plural(len(rows), 'payout')}.")
+
+
+@payouts_group.command("export")
+@click.option("--status", type=PAYOUT_STATUSES, default="pending", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the CSV to this file (default: standard output).")  # fmt: skip
+@with_appcontext
+def payouts_export(status: str, output: str | None) -> None:
+    """The bank registry as CSV, the same as GET /api/v1/payouts/export.csv."""
+    from affiliates.extensions import db
+    from affiliates.services import payouts
+
+    text = payouts.registry_csv(db.session, status)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {output}: {exc.strerror}.") from None
+    rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # a cell may hold a newline
+    click.echo(f"Wrote {_plural(rows, status + ' payout')} to {output}.", err=True)
+
+
+@payouts_group.command("mark-paid")
+@click.argument("payout_id", metavar="ID", type=int)
+@click.option("--reference", required=True, help="The bank's reference of the transfer.")
+@with_appcontext
+def payouts_mark_paid(payout_id: int, reference: str) -> None:
+    """The bank has paid it: a pending payout becomes paid, with the bank's reference."""
+    from affiliates.api.schemas import Reference
+    from affiliates.extensions import db
+    from affiliates.services import payouts
+
+    text = _valid(Reference, reference, "--reference")
+    try:
+        payout = payouts.mark_paid(db.session, _payout_id(payout_id), text, CLI_ACTOR,
+                                   current_app.extensions["clock"]())  # fmt: skip
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Payout {payout.id} is paid: {payout.amount:.2f} {payout.currency}, "
+               f"reference {payout.reference}.")  # fmt: skip
+
+
+@payouts_group.command("mark-failed")
+@click.argument("payout_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why the transfer failed.")
+@with_appcontext
+def payouts_mark_failed(payout_id: int, reason: str) -> None:
+    """The transfer failed: a pending payout becomes failed and its amount returns to the
+    partner's unpaid balance."""
+    from affiliates.api.schemas import Reference
+    from affiliates.extensions import db
+    from affiliates.services import payouts
+
+    text = _valid(Reference, reason, "--reason")
+    try:
+        payout = payouts.mark_failed(db.session, _payout_id(payout_id), text, CLI_ACTOR)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Payout {payout.id} failed ({payout.reason}); {payout.amount:.2f} "
+               f"{payout.currency} is back in partner {payout.partner_id}'s balance.")  # fmt: skip
 
 
 def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads: int) -> list[str]:

@@ -11,13 +11,22 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from affiliates.api.schemas import PayoutDetailsIn
 from affiliates.database import utcnow
-from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, User
+from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, Payout, User
 from affiliates.security import hash_password
-from affiliates.services import commission_rules, conversions, links, program, promo_codes
+from affiliates.services import (
+    commission_rules,
+    conversions,
+    links,
+    payout_details,
+    payouts,
+    program,
+    promo_codes,
+)
 from tracking.visitors import VisitorHasher, is_bot
 
 OFFER_SLUG = "romashka-shop"
@@ -54,6 +63,22 @@ BOTS = [
 ]
 REFERERS = ["https://www.youtube.com/", "https://t.me/", "https://dzen.ru/", "", ""]
 DAYS = 90
+# One partner per payout method (made-up numbers that pass every check), and whether its
+# first payout is already paid (with the bank's reference) or still waits for the bank.
+PAYOUT_DETAILS: list[tuple[str, dict[str, str], str | None]] = [
+    ("anna@blog.example",
+     {"method": "card", "holder_name": "Анна Смирнова", "card_number": "2200 7000 0000 0009"},
+     "PP-2026-0412"),
+    ("shop@tverskaya.example",
+     {"method": "sbp", "holder_name": "ИП Кузнецов Сергей Петрович", "bank_name": "Т-Банк",
+      "phone": "8 (912) 345-67-89"},
+     None),
+    ("sales@technoopt.example",
+     {"method": "bank_transfer", "holder_name": "ООО «ТехноОпт»", "bank_name": "ПАО Сбербанк",
+      "bic": "044525225", "account_number": "40702810200000012345",
+      "correspondent_account": "30101810400000000225", "inn": "7701234560"},
+     "PP-2026-0413"),
+]  # fmt: skip
 
 
 def demo_api_key(secret: str) -> str:
@@ -67,6 +92,8 @@ def load(session: Session, base_url: str) -> list[str]:
     created = session.scalar(select(Offer).where(Offer.slug == OFFER_SLUG)) is None
     if created:
         _create(session)
+    # a demo loaded before payout details existed gets them (and its payouts) now, once
+    topped_up = not created and _payouts(session)
     key = demo_api_key(current_app.config["SECRET_KEY"])
     prefix = key.split("_")[1]
     if session.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) is None:
@@ -76,16 +103,27 @@ def load(session: Session, base_url: str) -> list[str]:
         )  # fmt: skip
         session.commit()
     first_link = session.scalar(select(Link).order_by(Link.id))
-    lines = [
-        "Demo program " + ("loaded." if created else "already loaded; nothing changed."),
-        f"  Admin login:    {ADMIN[0]} / {ADMIN[1]}",
-    ]
+    if created:
+        state = "loaded."
+    elif topped_up:
+        state = "already loaded; its payout details and payouts added."
+    else:
+        state = "already loaded; nothing changed."
+    lines = ["Demo program " + state, f"  Admin login:    {ADMIN[0]} / {ADMIN[1]}"]
     for _name, email, password, _links in PARTNERS:
         if password:
             lines.append(f"  Partner login:  {email} / {password}")
     if first_link is not None:
         lines.append(f"  A tracked link: {base_url}/r/{first_link.code}")
     lines.append(f"  Stats:          curl -H 'Authorization: Bearer {key}' {base_url}/api/v1/stats")
+    counts = dict(
+        session.execute(select(Payout.status, func.count()).group_by(Payout.status)).all()
+    )
+    if counts:
+        figures = ", ".join(
+            f"{counts[s]} {s}" for s in ("paid", "pending", "failed") if s in counts
+        )
+        lines.append(f"  Payouts:        {figures} (affiliates payouts list)")
     lines.append("  Demo admin API key:")
     lines.append(key)
     return lines
@@ -129,6 +167,7 @@ def _create(session: Session) -> None:
     clicks = _clicks(session, made)
     _rules(session, offer)
     _conversions(session, offer, partners, clicks)
+    _payouts(session)
 
 
 def _clicks(session: Session, made: list[tuple[Link, int]]) -> list[dict[str, Any]]:
@@ -247,3 +286,29 @@ def _conversions(
         amount = None if rng.random() < 0.6 else (conversion.amount / 3).quantize(Decimal("1"))
         conversions.refund(session, conversion_id, amount, actor="demo")
     conversions.approve_due(session, now, actor="demo")
+
+
+def _payouts(session: Session) -> bool:
+    """Payout details for each demo partner, then a payout run, the way staff would do it:
+    approved commissions become payouts, some of which the bank has already paid.
+
+    Does nothing (and answers False) once the demo partners have payout details.
+    """
+    partners = {p.email: p for p in session.scalars(select(Partner).where(
+        Partner.email.in_([email for email, _, _ in PAYOUT_DETAILS])))}  # fmt: skip
+    if len(partners) != len(PAYOUT_DETAILS) or any(
+        payout_details.find(session, p.id) is not None for p in partners.values()
+    ):
+        return False
+    now = utcnow()
+    for email, raw, _reference in PAYOUT_DETAILS:
+        values = PayoutDetailsIn.model_validate(raw).root.model_dump()
+        method = values.pop("method")
+        payout_details.save(session, partners[email].id, method, values, "demo", now)
+    result = payouts.run(session, None, current_app.config["PAYOUT_MIN_AMOUNT"], "demo", now)
+    references = {partners[email].id: ref for email, _, ref in PAYOUT_DETAILS}
+    for made in result.made:
+        reference = references.get(made.payout.partner_id)
+        if reference is not None:
+            payouts.mark_paid(session, made.payout.id, reference, "demo", now)
+    return True

@@ -8,7 +8,7 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from affiliates.extensions import db
-from affiliates.models import Link, Offer, Partner, PromoCode
+from affiliates.models import Link, Offer, Partner, PayoutDetails, PromoCode
 from affiliates.services import api_keys
 
 
@@ -43,6 +43,30 @@ class PartnerFactory(_Base):
     email = factory.Sequence(lambda n: f"partner{n}@example.com")
     ref_code = factory.Sequence(lambda n: f"ref{n:04d}")
     status = "active"
+
+
+class PayoutDetailsFactory(_Base):
+    """A card to pay a partner to (the test card number 4111 1111 1111 1111)."""
+
+    class Meta:
+        model = PayoutDetails
+
+    partner = factory.SubFactory(PartnerFactory)
+    partner_id = factory.SelfAttribute("partner.id")
+    method = "card"
+    holder_name = factory.SelfAttribute("partner.name")
+    card_number = "4111111111111111"
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.pop("partner", None)
+        return kwargs
+
+
+class PayablePartnerFactory(PartnerFactory):
+    """A partner with payout details, so payout runs pay it."""
+
+    payout_details = factory.RelatedFactory(PayoutDetailsFactory, factory_related_name="partner")
 
 
 class LinkFactory(_Base):

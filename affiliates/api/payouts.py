@@ -1,9 +1,7 @@
-"""The ledger (balances, manual adjustments) and payouts (admin; partners see their own)."""
+"""The ledger (balances, manual adjustments), payout details and payouts (admin; partners
+see, and set, their own)."""
 
 from __future__ import annotations
-
-import csv
-import io
 
 from flask import Response, current_app
 from sqlalchemy import select
@@ -18,16 +16,19 @@ from affiliates.api.schemas import (
     MarkPaidIn,
     Page,
     PayoutDetailOut,
+    PayoutDetailsIn,
+    PayoutDetailsOut,
     PayoutExportQuery,
     PayoutOut,
     PayoutQuery,
     PayoutRunIn,
     PayoutRunOut,
+    SkippedOut,
 )
 from affiliates.exceptions import NotFound
 from affiliates.extensions import db
-from affiliates.models import Payout
-from affiliates.services import ledger, payouts
+from affiliates.models import Payout, PayoutDetails
+from affiliates.services import ledger, payout_details, payouts
 
 
 def _own(principal: Principal) -> int | None:
@@ -44,7 +45,45 @@ def _out(payout: Payout, count: int | None = None) -> PayoutOut:
 def _fields(payout: Payout) -> dict[str, object]:
     names = ("id", "partner_id", "amount", "currency", "status", "reference", "reason",
              "created_at", "paid_at")  # fmt: skip
-    return {name: getattr(payout, name) for name in names}
+    return {**{name: getattr(payout, name) for name in names},
+            "payout_details": payouts.masked_details(payout)}  # fmt: skip
+
+
+def _check_own(principal: Principal, partner_id: int) -> None:
+    """A partner key reaches only its own partner; another's answers 404, as if unknown."""
+    own = _own(principal)
+    if own is not None and own != partner_id:
+        raise NotFound(f"Partner {partner_id} does not exist.")
+
+
+def _details_out(details: PayoutDetails) -> PayoutDetailsOut:
+    return PayoutDetailsOut.model_validate(
+        {**payout_details.masked(details), "partner_id": details.partner_id,
+         "updated_at": details.updated_at}
+    )  # fmt: skip
+
+
+@endpoint("/partners/<int:partner_id>/payout-details", summary="A partner's payout details",
+          scopes=("partner",), response=PayoutDetailsOut)  # fmt: skip
+def get_payout_details(principal: Principal, partner_id: int) -> PayoutDetailsOut:
+    """How the partner is paid; card and account numbers and the phone masked."""
+    _check_own(principal, partner_id)
+    return _details_out(payout_details.get(db.session, partner_id))
+
+
+@endpoint("/partners/<int:partner_id>/payout-details", "PUT", summary="Set payout details",
+          scopes=("partner",), body=PayoutDetailsIn, response=PayoutDetailsOut)  # fmt: skip
+def put_payout_details(
+    principal: Principal, partner_id: int, body: PayoutDetailsIn
+) -> PayoutDetailsOut:
+    """Create or replace how the partner is paid; every change is audited (numbers masked).
+    Payouts already made keep the details they were made with."""
+    _check_own(principal, partner_id)
+    values = body.root.model_dump()
+    method = values.pop("method")
+    details = payout_details.save(db.session, partner_id, method, values, principal.actor,
+                                  current_app.extensions["clock"]())  # fmt: skip
+    return _details_out(details)
 
 
 @endpoint("/partners/<int:partner_id>/adjustments", "POST", summary="Adjust a partner's balance",
@@ -60,9 +99,7 @@ def create_adjustment(principal: Principal, partner_id: int, body: AdjustmentIn)
           scopes=("partner",), response=BalanceOut)  # fmt: skip
 def get_balance(principal: Principal, partner_id: int) -> BalanceOut:
     """Per currency: unpaid, in a pending payout, and paid."""
-    own = _own(principal)
-    if own is not None and own != partner_id:
-        raise NotFound(f"Partner {partner_id} does not exist.")
+    _check_own(principal, partner_id)
     sums = ledger.balances(db.session, partner_id)
     return BalanceOut(
         partner_id=partner_id,
@@ -73,11 +110,15 @@ def get_balance(principal: Principal, partner_id: int) -> BalanceOut:
 @endpoint("/payouts/run", "POST", summary="Run payouts", body=PayoutRunIn, body_optional=True,
           response=PayoutRunOut, status=201)  # fmt: skip
 def run_payouts(principal: Principal, body: PayoutRunIn) -> PayoutRunOut:
-    """One payout per partner and currency whose unpaid balance reaches the threshold."""
+    """One payout per partner and currency whose unpaid balance reaches the threshold; a
+    partner without payout details is listed under `skipped` and its balance waits."""
     threshold = body.min_amount or current_app.config["PAYOUT_MIN_AMOUNT"]
-    made = payouts.run(db.session, body.currency, threshold, principal.actor,
-                       current_app.extensions["clock"]())  # fmt: skip
-    return PayoutRunOut(items=[_out(m.payout, m.conversion_count) for m in made])
+    result = payouts.run(db.session, body.currency, threshold, principal.actor,
+                         current_app.extensions["clock"]())  # fmt: skip
+    return PayoutRunOut(
+        items=[_out(m.payout, m.conversion_count) for m in result.made],
+        skipped=[SkippedOut.model_validate(s, from_attributes=True) for s in result.skipped],
+    )
 
 
 @endpoint("/payouts", summary="List payouts", scopes=("partner",), query=PayoutQuery,
@@ -127,21 +168,10 @@ def mark_failed(principal: Principal, payout_id: int, body: MarkFailedIn) -> Pay
 @endpoint("/payouts/export.csv", summary="Bank registry of payouts", query=PayoutExportQuery,
           content_type="text/csv")  # fmt: skip
 def export_payouts(_p: Principal, query: PayoutExportQuery) -> Response:
-    """A CSV registry for the bank: the payout id is the payment reference."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["payment_reference", "partner_id", "partner", "email", "amount", "currency"])
-    for payout, partner in payouts.registry(db.session, query.status):
-        row = [payout.id, partner.id, _cell(partner.name), _cell(partner.email),
-               f"{payout.amount:.2f}", payout.currency]  # fmt: skip
-        writer.writerow(row)
+    """A CSV registry for the bank: the payout id is the payment reference; method and
+    details are each payout's snapshot, in full."""
     return Response(
-        out.getvalue(),
+        payouts.registry_csv(db.session, query.status),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=payouts-{query.status}.csv"},
     )
-
-
-def _cell(value: str) -> str:
-    """No formula injection when the registry is opened in a spreadsheet."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

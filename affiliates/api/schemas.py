@@ -16,12 +16,17 @@ from pydantic import (
     EmailStr,
     Field,
     PlainSerializer,
+    RootModel,
     StrictBool,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from affiliates import banking
 from affiliates.urls import UrlError, check_hostname, check_url
 
 CURRENCIES = frozenset(list_currencies())
@@ -798,6 +803,158 @@ class PayoutRunIn(Input):
     )
 
 
+# Payout details: a body per method, told apart by `method` -------------------------------
+
+# Numbers are read as printed ("4276 3800 1234 5678"); the checks normalise them to digits.
+_NUMBER = StringConstraints(max_length=64)
+AccountNumber = Annotated[str, _NUMBER, AfterValidator(banking.account_number)]
+Bic = Annotated[str, _NUMBER, AfterValidator(banking.bic)]
+Inn = Annotated[str, _NUMBER, AfterValidator(banking.inn)]
+CardNumber = Annotated[str, _NUMBER, AfterValidator(banking.card_number)]
+Phone = Annotated[str, _NUMBER, AfterValidator(banking.phone)]
+
+
+class BankTransferIn(Input):
+    """A transfer to a Russian bank account."""
+
+    method: Literal["bank_transfer"]
+    holder_name: Name = Field(description="The account holder, as the bank knows them.")
+    bank_name: Name
+    bic: Bic = Field(description="9 digits, starting with 04.", examples=["044525225"])
+    # after `bic`: the account's control key is checked against it
+    account_number: AccountNumber = Field(
+        description="20 digits; its control key must agree with the BIC.",
+        examples=["40817810300000123456"],
+    )
+    correspondent_account: AccountNumber | None = Field(
+        None, description="The bank's 20-digit account (30101…), checked against the BIC."
+    )
+    inn: Inn | None = Field(None, description="10 digits (an organisation) or 12 (a person).")
+
+    @field_validator("account_number")
+    @classmethod
+    def _account_matches_bic(cls, value: str, info: ValidationInfo) -> str:
+        bank_bic = info.data.get("bic")
+        if bank_bic is not None and not banking.account_matches_bic(value, bank_bic):
+            raise ValueError("The account number does not agree with the BIC (its control "
+                             "key): check both for a typo.")  # fmt: skip
+        return value
+
+    @field_validator("correspondent_account")
+    @classmethod
+    def _correspondent_matches_bic(cls, value: str | None, info: ValidationInfo) -> str | None:
+        bank_bic = info.data.get("bic")
+        if value is not None and bank_bic is not None:
+            if not banking.correspondent_matches_bic(value, bank_bic):
+                raise ValueError("Not the correspondent account of this BIC's bank: that one "
+                                 "starts with 30101 and ends with the BIC's last three "
+                                 "digits.")  # fmt: skip
+        return value
+
+
+class CardIn(Input):
+    """A transfer to a payment card."""
+
+    method: Literal["card"]
+    holder_name: Name
+    card_number: CardNumber = Field(
+        description="13 to 19 digits, Luhn-checked.", examples=["2200 7000 0000 0009"]
+    )
+
+
+class SbpIn(Input):
+    """A transfer through SBP, Russia's Faster Payments System, to a mobile number."""
+
+    method: Literal["sbp"]
+    holder_name: Name
+    bank_name: Name = Field(description="The bank SBP should pay into.")
+    phone: Phone = Field(
+        description="A Russian mobile number; stored as +7XXXXXXXXXX.",
+        examples=["8 (912) 345-67-89"],
+    )
+
+
+PAYOUT_DETAILS_BODIES: dict[str, type[Input]] = {
+    "bank_transfer": BankTransferIn,
+    "card": CardIn,
+    "sbp": SbpIn,
+}
+
+
+PayoutDetailsBody = Annotated[BankTransferIn | CardIn | SbpIn, Field(discriminator="method")]
+
+
+class PayoutDetailsIn(RootModel[PayoutDetailsBody]):
+    """The body of `PUT /partners/{id}/payout-details`: one method and its fields."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_method(cls, data: Any) -> Any:
+        # Validate with the method's own model here, so errors name plain fields
+        # ("card_number", not "card.card_number") and an unknown method names "method".
+        if not isinstance(data, dict):
+            return data
+        method = data.get("method")
+        model = PAYOUT_DETAILS_BODIES.get(method) if isinstance(method, str) else None
+        if model is None:
+            error = PydanticCustomError("payout_method", "Use one of: {methods}.",
+                                        {"methods": ", ".join(banking.METHODS)})  # fmt: skip
+            raise ValidationError.from_exception_data(
+                cls.__name__, [{"type": error, "loc": ("method",), "input": method}]
+            )
+        return model.model_validate(data)
+
+
+class BankTransferShown(BaseModel):
+    method: Literal["bank_transfer"]
+    holder_name: str
+    bank_name: str
+    bic: str
+    account_number_masked: str = Field(description="The last 4 digits only.")
+    correspondent_account: str | None
+    inn: str | None
+
+
+class CardShown(BaseModel):
+    method: Literal["card"]
+    holder_name: str
+    card_number_masked: str = Field(description="The last 4 digits only.")
+
+
+class SbpShown(BaseModel):
+    method: Literal["sbp"]
+    holder_name: str
+    bank_name: str
+    phone_masked: str = Field(description="The last 4 digits only.")
+
+
+MaskedDetails = Annotated[BankTransferShown | CardShown | SbpShown, Field(discriminator="method")]
+
+
+class _PartnersDetails(BaseModel):
+    partner_id: int
+    updated_at: Timestamp
+
+
+class BankTransferOut(BankTransferShown, _PartnersDetails):
+    pass
+
+
+class CardOut(CardShown, _PartnersDetails):
+    pass
+
+
+class SbpOut(SbpShown, _PartnersDetails):
+    pass
+
+
+PartnersDetails = Annotated[BankTransferOut | CardOut | SbpOut, Field(discriminator="method")]
+
+
+class PayoutDetailsOut(RootModel[PartnersDetails]):
+    """A partner's payout details; card and account numbers and phones masked."""
+
+
 class PayoutOut(Output):
     id: int
     partner_id: int
@@ -809,10 +966,26 @@ class PayoutOut(Output):
     reason: str | None = None
     created_at: Timestamp | None = None
     paid_at: Timestamp | None = None
+    payout_details: MaskedDetails | None = Field(
+        None,
+        description="The partner's payout details when the payout was made, masked; null on "
+        "payouts made before details were recorded.",
+    )
+
+
+class SkippedOut(BaseModel):
+    partner_id: int
+    currency: str
+    amount: Money = Field(description="The balance that waits for the next run.")
+    reason: Literal["no_payout_details"]
 
 
 class PayoutRunOut(BaseModel):
     items: list[PayoutOut]
+    skipped: list[SkippedOut] = Field(
+        default_factory=list,
+        description="Partners over the threshold that were not paid, and why.",
+    )
 
 
 class PayoutDetailOut(PayoutOut):

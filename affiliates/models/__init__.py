@@ -4,7 +4,7 @@ from affiliates.database import Base
 from affiliates.models.accounts import ApiKey, User
 from affiliates.models.commissions import CommissionRule, CommissionRuleVersion
 from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding
-from affiliates.models.payouts import LedgerEntry, Payout
+from affiliates.models.payouts import LedgerEntry, Payout, PayoutDetails
 from affiliates.models.program import Offer, Partner
 from affiliates.models.tracking import Click, Link, PromoCode
 
@@ -22,6 +22,7 @@ __all__ = [
     "Offer",
     "Partner",
     "Payout",
+    "PayoutDetails",
     "PromoCode",
     "User",
 ]

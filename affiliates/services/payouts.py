@@ -3,11 +3,16 @@
 A ledger entry is claimed by at most one payout: the claim is a guarded UPDATE (`payout_id IS
 NULL`), and a run that finds some of what it read already claimed by a racing run gives up
 that partner's payout instead of paying a different sum than it recorded.
+
+A payout records the partner's payout details as they were when it was made; a partner
+without payout details is not paid, its balance waits for the next run.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,11 +21,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from affiliates import banking
 from affiliates.exceptions import Conflict, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
-from affiliates.services import audit
+from affiliates.services import audit, payout_details
 
 ZERO = Decimal("0.00")
+NO_PAYOUT_DETAILS = "no_payout_details"
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,31 @@ class Made:
 
     payout: Payout
     conversion_count: int
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A partner and currency a run would have paid, but could not: `reason` says why."""
+
+    partner_id: int
+    currency: str
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a payout run did: the payouts it made and the balances it left waiting."""
+
+    made: list[Made]
+    skipped: list[Skipped]
+
+
+def masked_details(payout: Payout) -> dict[str, str | None] | None:
+    """The payout's snapshot of payout details, numbers masked; None on older payouts."""
+    if payout.method is None:
+        return None
+    return banking.masked(payout.method, payout.details or {})
 
 
 def snapshot(payout: Payout) -> dict[str, Any]:
@@ -40,6 +72,7 @@ def snapshot(payout: Payout) -> dict[str, Any]:
         "status": payout.status,
         "reference": payout.reference,
         "reason": payout.reason,
+        "payout_details": masked_details(payout),
     }
 
 
@@ -49,8 +82,9 @@ def run(
     min_amount: Decimal,
     actor: str,
     now: dt.datetime,
-) -> list[Made]:
-    """One payout per partner and currency whose unpaid entries sum to `min_amount` or more.
+) -> Run:
+    """One payout per partner and currency whose unpaid entries sum to `min_amount` or more,
+    made out to the partner's payout details of the moment; without details, none.
 
     Each partner's payout is its own transaction, so a lost race costs only that payout.
     """
@@ -64,13 +98,20 @@ def run(
     for row in session.execute(stmt.order_by(LedgerEntry.id)):
         groups[(row.partner_id, row.currency)].append(row)
     session.rollback()  # end the read; each payout below is a transaction of its own
-    made = []
+    made, skipped = [], []
     for (partner_id, code), rows in sorted(groups.items()):
         total = sum((row.amount for row in rows), ZERO)
         if total < min_amount or total <= ZERO:
             continue
+        # read in the payout's own transaction: the snapshot is the details of this moment
+        details = payout_details.find(session, partner_id)
+        if details is None:
+            session.rollback()
+            skipped.append(Skipped(partner_id, code, total, NO_PAYOUT_DETAILS))
+            continue
         payout = Payout(partner_id=partner_id, currency=code, amount=total, status="pending",
-                        created_at=now)  # fmt: skip
+                        created_at=now, method=details.method,
+                        details=payout_details.fields(details))  # fmt: skip
         session.add(payout)
         # the claim below needs the payout's id
         session.flush()
@@ -90,7 +131,7 @@ def run(
         session.commit()
         conversions = {row.conversion_id for row in rows if row.conversion_id is not None}
         made.append(Made(payout, len(conversions)))
-    return made
+    return Run(made, skipped)
 
 
 def get(session: Session, payout_id: int, partner_id: int | None = None) -> Payout:
@@ -177,3 +218,37 @@ def registry(session: Session, status: str) -> list[tuple[Payout, Partner]]:
         .order_by(Payout.id)
     )
     return [(row[0], row[1]) for row in rows]
+
+
+REGISTRY_COLUMNS = ["payment_reference", "partner_id", "partner", "email", "amount", "currency",
+                    "method", "details", *payout_details.COLUMNS]  # fmt: skip
+_LABELS = {"holder_name": "holder", "bank_name": "bank", "bic": "BIC",
+           "account_number": "account", "correspondent_account": "corr. account", "inn": "INN",
+           "card_number": "card", "phone": "phone"}  # fmt: skip
+
+
+def registry_csv(session: Session, status: str) -> str:
+    """The bank registry as CSV: the payout id is the payment reference; the payout details
+    are the payout's snapshot, in full (the one output that shows the numbers whole)."""
+    out = io.StringIO()
+    # RFC 4180's CRLF: the writer then quotes a cell holding a lone CR too, which with a
+    # "\n" terminator it would leave bare, splitting the row for whoever reads it
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REGISTRY_COLUMNS)
+    for payout, partner in registry(session, status):
+        details = payout.details or {}
+        summary = "; ".join(
+            f"{_LABELS[name]} {value}"
+            for name in banking.FIELDS.get(payout.method or "", ())
+            if (value := details.get(name))
+        )
+        row = [payout.id, partner.id, partner.name, partner.email, f"{payout.amount:.2f}",
+               payout.currency, payout.method or "", summary,
+               *(details.get(name) or "" for name in payout_details.COLUMNS)]  # fmt: skip
+        writer.writerow([_cell(v) if isinstance(v, str) else v for v in row])
+    return out.getvalue()
+
+
+def _cell(value: str) -> str:
+    """No formula injection when the registry is opened in a spreadsheet."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

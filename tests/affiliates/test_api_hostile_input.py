@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import RootModel
 from sqlalchemy import select
 
 from affiliates.api.core import ENDPOINTS
 from affiliates.models import Link
 from tests.conftest import bearer
-from tests.factories import LinkFactory, OfferFactory, PartnerFactory, PromoCodeFactory, partner_key
+from tests.factories import (
+    LinkFactory,
+    OfferFactory,
+    PartnerFactory,
+    PayablePartnerFactory,
+    PromoCodeFactory,
+    partner_key,
+)
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"
@@ -246,6 +255,35 @@ def test_nul_in_a_link_tag_is_422_and_nothing_is_stored(client, admin_headers, s
     assert link.sub_id == "kept"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("holder_name", "Anna\x00"), ("card_number", "4111\x001111"), ("method", "card\x00")],
+)
+def test_nul_in_payout_details_is_422_naming_the_field(client, admin_headers, field, value):
+    partner = PartnerFactory()
+    body = {"method": "card", "holder_name": "Anna", "card_number": "4111111111111111"}
+    response = client.put(f"/api/v1/partners/{partner.id}/payout-details",
+                          json={**body, field: value}, headers=admin_headers)  # fmt: skip
+    assert error_fields(response) == [field]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "4" * 1_000_000,
+        "٤١١١١١١١١١١١١١١١",
+        "４１１１１１１１１１１１１１１１",
+        "4111 1111\t1111 1111",
+    ],
+)
+def test_huge_or_non_ascii_digits_in_a_card_number_are_422(client, admin_headers, value):
+    partner = PartnerFactory()
+    body = {"method": "card", "holder_name": "Anna", "card_number": value}
+    response = client.put(f"/api/v1/partners/{partner.id}/payout-details", json=body,
+                          headers=admin_headers)  # fmt: skip
+    assert error_fields(response) == ["card_number"]
+
+
 def test_nul_in_a_partner_api_key_name_is_422(client, admin_headers):
     partner = PartnerFactory()
     response = client.post(
@@ -345,6 +383,8 @@ def test_out_of_range_or_bad_dates_in_stats_are_422(client, admin_headers, name,
         "/api/v1/offers/abc",
         "/api/v1/offers/%00",
         "/api/v1/partners/99999999999999999999",
+        "/api/v1/partners/99999999999999999999/payout-details",
+        "/api/v1/partners/0/payout-details",
         "/api/v1/links/99999999999999999999",
         "/api/v1/promo-codes/" + "A" * 10_000,
     ],
@@ -363,6 +403,8 @@ def test_unknown_or_impossible_ids_are_404_never_5xx(client, admin_headers, path
         ("PATCH", "/api/v1/links/99999999999999999999"),
         ("DELETE", "/api/v1/links/99999999999999999999"),
         ("PATCH", "/api/v1/promo-codes/99999999999999999999"),
+        ("PUT", "/api/v1/partners/99999999999999999999/payout-details"),
+        ("PUT", "/api/v1/partners/2147483648/payout-details"),
     ],
 )
 def test_changing_an_impossible_id_is_404(client, admin_headers, method, path):
@@ -423,23 +465,27 @@ json_values = st.recursive(
 )
 
 WRITE_ROUTES = sorted(
-    {(ep.method, ep.rule, ep.body) for ep in ENDPOINTS if ep.method in ("POST", "PATCH")},
+    {(ep.method, ep.rule, ep.body) for ep in ENDPOINTS if ep.method in ("POST", "PATCH", "PUT")},
     key=lambda route: (route[1], route[0]),
 )
 _PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 def _field_names(model) -> list[str]:
-    """The body's keys as clients send them (`from`, not `from_`)."""
+    """The body's keys as clients send them (`from`, not `from_`); for a body that is one of
+    several models (payout details, by `method`), the keys of them all."""
     if model is None:
         return []
+    if issubclass(model, RootModel):
+        members = typing.get_args(model.model_fields["root"].annotation)
+        return sorted({name for member in members for name in _field_names(member)})
     return sorted(field.alias or name for name, field in model.model_fields.items())
 
 
 def _objects(client, admin) -> dict:
     """One of each kind of object, so the random bodies reach the real code paths."""
     offer = OfferFactory()
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     link = LinkFactory(partner=partner, offer=offer)
     code = PromoCodeFactory(partner=partner, offer=offer)
     conversion = client.post(
@@ -540,6 +586,15 @@ def _valid_bodies(objects: dict, n: int) -> dict[tuple[str, str], dict]:
         },
         ("POST", "/partners/<int:partner_id>/adjustments"): {"amount": "-10.00", "memo": "fee"},
         ("POST", "/payouts/run"): {"currency": "RUB", "min_amount": "500.00"},
+        ("PUT", "/partners/<int:partner_id>/payout-details"): {
+            "method": "bank_transfer",
+            "holder_name": "ООО «Ромашка»",
+            "bank_name": "ПАО Сбербанк",
+            "bic": "044525225",
+            "account_number": "40702810200000012345",
+            "correspondent_account": "30101810400000000225",
+            "inn": "7707083893",
+        },
         ("POST", "/payouts/<int:payout_id>/mark-paid"): {"reference": "BANK-1"},
         ("POST", "/payouts/<int:payout_id>/mark-failed"): {"reason": "account closed"},
         ("POST", "/commission-rules/recalculate"): {

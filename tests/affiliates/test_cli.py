@@ -7,12 +7,27 @@ import re
 
 import pytest
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from affiliates import migrate
 from affiliates.database import make_engine
 from affiliates.extensions import db
-from affiliates.models import ApiKey, Click, Link, Offer, Partner, PromoCode, User
+from affiliates.models import (
+    ApiKey,
+    AuditEntry,
+    Click,
+    Conversion,
+    LedgerEntry,
+    Link,
+    Offer,
+    Partner,
+    Payout,
+    PayoutDetails,
+    PromoCode,
+    User,
+)
 from affiliates.security import check_password
+from affiliates.services import ledger
 from tests.conftest import bearer
 
 KEY = re.compile(r"aff_[0-9a-f]{12}_[A-Za-z0-9_-]{32,}")
@@ -62,6 +77,47 @@ def test_downgrade_to_base_then_upgrade_to_head_on_a_fresh_sqlite_file(fresh_sql
     engine.dispose()
     assert set(inspect(engine).get_table_names()) == tables
     assert migrate.schema_drift(engine) == []
+
+
+def test_payout_details_migrate_down_and_up_keeping_payouts(fresh_sqlite):
+    url, engine = fresh_sqlite
+    migrate.upgrade(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO partners (id, name, email, ref_code, status, created_at, "
+                "updated_at) VALUES (1, 'P', 'p@example.com', 'p', 'active', "
+                "'2026-03-10 12:00:00', '2026-03-10 12:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO payouts (partner_id, currency, amount, status, created_at, "
+                "method, details) VALUES (1, 'RUB', 1000, 'pending', "
+                "'2026-03-10 12:00:00', 'card', '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO payout_details (partner_id, method, holder_name, "
+                "card_number, created_at, updated_at) VALUES (1, 'card', 'P', "
+                "'4111111111111111', '2026-03-10 12:00:00', '2026-03-10 12:00:00')"
+            )
+        )
+    migrate.downgrade(url, "0004")
+    engine.dispose()
+    assert "payout_details" not in inspect(engine).get_table_names()
+    assert "method" not in {c["name"] for c in inspect(engine).get_columns("payouts")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT amount, status FROM payouts")).all() == [(1000, "pending")]
+    migrate.upgrade(url, "head")
+    engine.dispose()
+    assert migrate.schema_drift(engine) == []
+    with engine.connect() as conn:  # the checks survive the table's rebuild
+        for sql in ("UPDATE payouts SET method = 'cash'", "UPDATE payouts SET amount = 0"):
+            with pytest.raises(IntegrityError):
+                conn.execute(text(sql))
+            conn.rollback()
 
 
 def test_schema_drift_notices_a_difference(fresh_sqlite):
@@ -187,8 +243,13 @@ def _census(session):
     session.expire_all()
     return {
         model.__name__: session.scalar(select(func.count()).select_from(model))
-        for model in (Offer, Partner, Link, Click, User, PromoCode, ApiKey)
-    }
+        for model in (Offer, Partner, Link, Click, User, PromoCode, ApiKey, Conversion,
+                      LedgerEntry, PayoutDetails, Payout, AuditEntry)
+    } | {
+        "paid": session.scalars(select(Payout.reference).where(Payout.status == "paid")).all(),
+        "owed": sorted(session.execute(select(LedgerEntry.partner_id, LedgerEntry.amount,
+                                              LedgerEntry.payout_id)).all()),
+    }  # fmt: skip
 
 
 def test_demo_is_idempotent_and_prints_its_logins_and_key(runner, session, client):
@@ -228,3 +289,57 @@ def test_demo_tracked_link_redirects(runner, client):
                           headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})  # fmt: skip
     assert response.status_code == 302
     assert response.headers["Location"].startswith("https://shop.romashka.example/")
+
+
+def test_demo_partners_have_one_payout_method_each(runner, session):
+    run(runner, "demo")
+    methods = session.scalars(select(PayoutDetails.method).order_by(PayoutDetails.method)).all()
+    assert methods == ["bank_transfer", "card", "sbp"]
+
+
+def test_demo_payouts_are_paid_and_pending_and_agree_with_the_ledger(runner, session, client):
+    output = run(runner, "demo").output
+    assert "Payouts:        2 paid, 1 pending" in output
+    payouts = session.scalars(select(Payout).order_by(Payout.id)).all()
+    paid = [p for p in payouts if p.status == "paid"]
+    pending = [p for p in payouts if p.status == "pending"]
+    assert paid and pending
+    assert all(p.reference and p.paid_at for p in paid)
+    for payout in payouts:
+        claimed = session.scalars(
+            select(LedgerEntry.amount).where(LedgerEntry.payout_id == payout.id)
+        ).all()
+        assert payout.amount == sum(claimed) > 0  # to the kopeck
+        assert payout.method is not None and payout.details  # a snapshot of the details
+        details = session.scalar(
+            select(PayoutDetails).where(PayoutDetails.partner_id == payout.partner_id)
+        )
+        assert payout.method == details.method
+    for partner in session.scalars(select(Partner)):
+        figures = ledger.balances(session, partner.id).get("RUB")
+        if figures is None:
+            continue
+        mine = [p for p in payouts if p.partner_id == partner.id]
+        assert figures["paid"] == sum(p.amount for p in mine if p.status == "paid")
+        assert figures["in_payout"] == sum(p.amount for p in mine if p.status == "pending")
+    # what the stats call paid is what the payouts paid
+    key = output.splitlines()[-1]
+    totals = client.get("/api/v1/stats", headers=bearer(key)).get_json()["totals"]
+    assert totals["commission_paid"] == f"{sum(p.amount for p in paid):.2f}"
+
+
+def test_a_demo_loaded_before_payout_details_gets_them_once(runner, session):
+    run(runner, "demo")
+    # the state of a demo loaded before payout details existed
+    with db.engine.begin() as conn:
+        conn.execute(LedgerEntry.__table__.update().values(payout_id=None))
+        conn.execute(Payout.__table__.delete())
+        conn.execute(PayoutDetails.__table__.delete())
+    first = run(runner, "demo")
+    assert first.exit_code == 0, first.output
+    assert "payout details and payouts added" in first.output
+    loaded = _census(session)
+    assert loaded["PayoutDetails"] == 3 and loaded["Payout"] == 3
+    second = run(runner, "demo")
+    assert "nothing changed" in second.output
+    assert _census(session) == loaded

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from affiliates.extensions import db
 from affiliates.models import AuditEntry, Conversion, LedgerEntry, Payout
+from affiliates.services import payouts as payouts_service
 from tests.conftest import bearer
-from tests.factories import OfferFactory, PartnerFactory, partner_key
+from tests.factories import OfferFactory, PartnerFactory, PayablePartnerFactory, partner_key
 
 T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -74,7 +75,7 @@ def paid_entries(payout_id):  # type: ignore[no-untyped-def]
 
 def test_a_run_pays_partners_over_the_threshold_once(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    rich, poor = PartnerFactory(), PartnerFactory()
+    rich, poor = PayablePartnerFactory(), PayablePartnerFactory()
     first = approved(client, admin_headers, offer, rich, "P-1", "6000.00")
     approved(client, admin_headers, offer, rich, "P-2", "4000.00")
     approved(client, admin_headers, offer, poor, "P-3", "9990.00")  # 999.00 < 1000.00
@@ -91,7 +92,7 @@ def test_a_run_pays_partners_over_the_threshold_once(client, admin_headers):
 
 def test_a_run_never_pays_pending_or_rejected_conversions(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     convert(client, admin_headers, offer, partner, "N-1", "5000.00")  # stays pending
     rejected = convert(client, admin_headers, offer, partner, "N-2", "7000.00")
     post(client, admin_headers, f"/conversions/{rejected}/reject", {"reason": "fraud"})
@@ -103,7 +104,7 @@ def test_a_run_never_pays_pending_or_rejected_conversions(client, admin_headers)
 
 def test_a_refund_after_payout_nets_against_the_next_payout(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     first = approved(client, admin_headers, offer, partner, "R-1", "10000.00")
     (payout,) = run(client, admin_headers)
     assert payout["amount"] == "1000.00"
@@ -137,7 +138,7 @@ def test_a_refund_after_payout_nets_against_the_next_payout(client, admin_header
 
 def test_mark_failed_returns_the_entries_to_the_balance(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     approved(client, admin_headers, offer, partner, "F-1", "12345.67")
     (payout,) = run(client, admin_headers)
     assert payout["amount"] == "1234.57"
@@ -159,7 +160,7 @@ def test_mark_failed_returns_the_entries_to_the_balance(client, admin_headers):
 
 def test_mark_paid_records_the_reference_and_moves_the_balance(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     approved(client, admin_headers, offer, partner, "M-1", "10000.00")
     (payout,) = run(client, admin_headers)
     balance = client.get(f"/api/v1/partners/{partner.id}/balance", headers=admin_headers).json
@@ -179,7 +180,7 @@ def test_mark_paid_records_the_reference_and_moves_the_balance(client, admin_hea
 
 def test_the_registry_lists_pending_payouts_for_the_bank(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partner = PartnerFactory(name="=HYPERLINK()")
+    partner = PayablePartnerFactory(name="=HYPERLINK()")
     approved(client, admin_headers, offer, partner, "E-1", "10000.00")
     (payout,) = run(client, admin_headers)
     response = client.get("/api/v1/payouts/export.csv?status=pending", headers=admin_headers)
@@ -187,12 +188,151 @@ def test_the_registry_lists_pending_payouts_for_the_bank(client, admin_headers):
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows == [{"payment_reference": str(payout["id"]), "partner_id": str(partner.id),
                      "partner": "'=HYPERLINK()", "email": partner.email, "amount": "1000.00",
-                     "currency": "RUB"}]  # fmt: skip
+                     "currency": "RUB", "method": "card",
+                     "details": "holder =HYPERLINK(); card 4111111111111111",
+                     "holder_name": "'=HYPERLINK()", "bank_name": "", "bic": "",
+                     "account_number": "", "correspondent_account": "", "inn": "",
+                     "card_number": "4111111111111111", "phone": ""}]  # fmt: skip
+    assert client.get("/api/v1/payouts/export.csv?status=paid", headers=admin_headers).get_data(
+        as_text=True
+    ).splitlines() == [",".join(payouts_service.REGISTRY_COLUMNS)]
+
+
+BANK = {"method": "bank_transfer", "holder_name": "ООО «Ромашка»", "bank_name": "ПАО Сбербанк",
+        "bic": "044525225", "account_number": "40702810200000012345",
+        "correspondent_account": "30101810400000000225", "inn": "7707083893"}  # fmt: skip
+SBP = {"method": "sbp", "holder_name": "Иван Петров", "bank_name": "Т-Банк",
+       "phone": "8 (912) 345-67-89"}  # fmt: skip
+
+
+def set_details(client, headers, partner, body):  # type: ignore[no-untyped-def]
+    response = client.put(f"/api/v1/partners/{partner.id}/payout-details", json=body,
+                          headers=headers)  # fmt: skip
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def registry(client, headers, status="pending"):  # type: ignore[no-untyped-def]
+    response = client.get(f"/api/v1/payouts/export.csv?status={status}", headers=headers)
+    return {int(row["payment_reference"]): row
+            for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}  # fmt: skip
+
+
+def test_the_registry_has_readable_columns_for_each_method(client, admin_headers):
+    offer = make_offer(client, admin_headers)
+    by_card, by_bank, by_sbp = PayablePartnerFactory(), PartnerFactory(), PartnerFactory()
+    set_details(client, admin_headers, by_bank, BANK)
+    set_details(client, admin_headers, by_sbp, SBP)
+    for n, partner in enumerate((by_card, by_bank, by_sbp)):
+        approved(client, admin_headers, offer, partner, f"C-{n}", "10000.00")
+    made = {i["partner_id"]: i["id"] for i in run(client, admin_headers)}
+    rows = registry(client, admin_headers)
+    card, bank, sbp = (rows[made[p.id]] for p in (by_card, by_bank, by_sbp))
+    assert (card["method"], card["card_number"], card["holder_name"]) == (
+        "card", "4111111111111111", by_card.name)  # fmt: skip
+    assert {k: bank[k] for k in ("method", "holder_name", "bank_name", "bic", "account_number",
+                                 "correspondent_account", "inn", "card_number", "phone")} == {
+        **BANK, "card_number": "", "phone": ""}  # fmt: skip
+    assert bank["details"] == (
+        "holder ООО «Ромашка»; bank ПАО Сбербанк; BIC 044525225; account 40702810200000012345; "
+        "corr. account 30101810400000000225; INN 7707083893"
+    )
+    # the phone, normalised, starts with "+": escaped like any cell a spreadsheet would run
+    assert (sbp["method"], sbp["phone"], sbp["bank_name"], sbp["account_number"]) == (
+        "sbp", "'+79123456789", "Т-Банк", "")  # fmt: skip
+    assert sbp["details"] == "holder Иван Петров; bank Т-Банк; phone +79123456789"
+
+
+@pytest.mark.parametrize("danger", ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_every_text_cell_of_the_registry_is_escaped_against_formulas(client, admin_headers, danger):
+    offer = make_offer(client, admin_headers)
+    partner = PartnerFactory(name=danger, email=f"{danger.strip()}@example.com")
+    set_details(
+        client,
+        admin_headers,
+        partner,
+        {**BANK, "holder_name": danger + " holder", "bank_name": danger + " bank"},
+    )
+    approved(client, admin_headers, offer, partner, "X-1", "10000.00")
+    (payout,) = run(client, admin_headers)
+    row = registry(client, admin_headers)[payout["id"]]
+    shown = danger.strip()  # the API strips what people type; the factory stored it as is
+    assert (row["partner"], row["email"], row["holder_name"], row["bank_name"]) == (
+        "'" + danger, f"'{shown}@example.com", f"'{shown} holder", f"'{shown} bank")  # fmt: skip
+    assert not any(value[:1] in "=+-@\t\r" for value in row.values() if value)
+
+
+def test_a_payout_keeps_the_payout_details_it_was_made_with(client, admin_headers):
+    offer = make_offer(client, admin_headers)
+    partner = PayablePartnerFactory()
+    approved(client, admin_headers, offer, partner, "K-1", "10000.00")
+    (first,) = run(client, admin_headers)
+    assert first["payout_details"] == {"method": "card", "holder_name": partner.name,
+                                       "card_number_masked": "**** 1111"}  # fmt: skip
+    set_details(client, admin_headers, partner, BANK)  # e.g. a fraudster's new account
+    shown = client.get(f"/api/v1/payouts/{first['id']}", headers=admin_headers).json
+    assert shown["payout_details"]["method"] == "card"
+    assert registry(client, admin_headers)[first["id"]]["card_number"] == "4111111111111111"
+    approved(client, admin_headers, offer, partner, "K-2", "10000.00")
+    (second,) = run(client, admin_headers)
+    assert second["payout_details"]["method"] == "bank_transfer"
+    assert second["payout_details"]["account_number_masked"] == "**** 2345"
+    rows = registry(client, admin_headers)
+    assert (rows[first["id"]]["method"], rows[second["id"]]["method"]) == ("card", "bank_transfer")
+    assert rows[second["id"]]["account_number"] == BANK["account_number"]
+
+
+def test_the_payout_audit_entry_records_masked_details_only(client, admin_headers):
+    offer = make_offer(client, admin_headers)
+    partner = PartnerFactory()
+    set_details(client, admin_headers, partner, BANK)
+    approved(client, admin_headers, offer, partner, "A-1", "10000.00")
+    (payout,) = run(client, admin_headers)
+    db.session.expire_all()
+    entry = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "payout", AuditEntry.entity_id == payout["id"]
+        )
+    ).one()
+    assert entry.after["payout_details"]["account_number_masked"] == "**** 2345"
+    assert BANK["account_number"] not in str(entry.after)
+
+
+def test_a_partner_without_payout_details_is_skipped_and_its_balance_waits(client, admin_headers):
+    offer = make_offer(client, admin_headers)
+    payable, unready = PayablePartnerFactory(), PartnerFactory()
+    approved(client, admin_headers, offer, payable, "W-1", "10000.00")
+    approved(client, admin_headers, offer, unready, "W-2", "12345.00")
+    response = post(client, admin_headers, "/payouts/run", {})
+    assert response.status_code == 201
+    assert [i["partner_id"] for i in response.json["items"]] == [payable.id]
+    assert set(response.json["items"][0]) >= {"id", "partner_id", "amount", "currency", "status",
+                                              "conversion_count"}  # fmt: skip
+    waiting = {"partner_id": unready.id, "currency": "RUB", "amount": "1234.50",
+               "reason": "no_payout_details"}  # fmt: skip
+    assert response.json["skipped"] == [waiting]
+    balance = client.get(f"/api/v1/partners/{unready.id}/balance", headers=admin_headers).json
+    assert balance["balances"]["RUB"] == {"unpaid": "1234.50", "in_payout": "0.00",
+                                          "paid": "0.00"}  # fmt: skip
+    set_details(client, admin_headers, unready, SBP)
+    response = post(client, admin_headers, "/payouts/run", {})
+    assert response.json["skipped"] == []
+    (paid,) = response.json["items"]
+    assert (paid["partner_id"], paid["amount"], paid["payout_details"]["method"]) == (
+        unready.id, "1234.50", "sbp")  # fmt: skip
+
+
+def test_a_partner_under_the_threshold_is_not_listed_as_skipped(client, admin_headers):
+    offer = make_offer(client, admin_headers)
+    partner = PartnerFactory()
+    approved(client, admin_headers, offer, partner, "U-1", "9990.00")  # 999.00 < 1000.00
+    response = post(client, admin_headers, "/payouts/run", {})
+    assert response.json == {"items": [], "skipped": []}
 
 
 def test_partners_see_only_their_own_payouts_and_cannot_run_them(client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partner, other = PartnerFactory(), PartnerFactory()
+    partner, other = PayablePartnerFactory(), PayablePartnerFactory()
     approved(client, admin_headers, offer, partner, "S-1", "10000.00")
     approved(client, admin_headers, offer, other, "S-2", "10000.00")
     items = run(client, admin_headers)
@@ -206,7 +346,7 @@ def test_partners_see_only_their_own_payouts_and_cannot_run_them(client, admin_h
 
 def test_racing_payout_runs_pay_each_entry_at_most_once(app, client, admin_headers):
     offer = make_offer(client, admin_headers)
-    partners = [PartnerFactory() for _ in range(6)]
+    partners = [PayablePartnerFactory() for _ in range(6)]
     for n, partner in enumerate(partners):
         for k in range(3):
             approved(client, admin_headers, offer, partner, f"X-{n}-{k}", f"{4000 + n * 10 + k}.33")
@@ -282,7 +422,7 @@ steps = st.lists(
 @given(history=steps)
 def test_any_history_pays_each_entry_at_most_once_and_exactly(client, admin_headers, history):
     offer = make_offer(client, admin_headers)
-    partners = [PartnerFactory() for _ in range(3)]
+    partners = [PayablePartnerFactory() for _ in range(3)]
     ids = {p.id for p in partners}
     made: list[int] = []
     conversion_ids: list[int] = []

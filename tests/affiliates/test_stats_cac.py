@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.factories import OfferFactory, PartnerFactory
+from tests.factories import OfferFactory, PartnerFactory, PayablePartnerFactory
 
 
 def _setup(client, headers):  # type: ignore[no-untyped-def]
@@ -68,7 +68,7 @@ def test_no_new_customers_means_no_cost_per_new_customer(client, admin_headers):
 
 def test_paid_commission_moves_from_approved_to_paid_in_stats(client, admin_headers):
     offer = OfferFactory()
-    partner = PartnerFactory()
+    partner = PayablePartnerFactory()
     terms = {"offer_id": offer.id, "type": "sale", "kind": "fixed", "value": "300.00"}
     client.post("/api/v1/commission-rules", headers=admin_headers, json=terms)
     body = {"offer_id": offer.id, "order_id": "P-1", "amount": "1000.00",
