@@ -6,7 +6,16 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.database import Base, utcnow
@@ -26,7 +35,15 @@ class Conversion(Base):
         Index("ix_conversions_partner_id_occurred_at", "partner_id", "occurred_at"),
         Index("ix_conversions_offer_id_occurred_at", "offer_id", "occurred_at"),
         Index("ix_conversions_status_hold_until", "status", "hold_until"),
-    )
+        # Partial: most conversions carry no promo code, many no click id, and an index a
+        # row is not in costs its INSERT nothing. The first serves the per-customer limit
+        # of a code (and the foreign key), the second `click_reused`.
+        Index("ix_conversions_promo_code_id_customer_key", "promo_code_id", "customer_key",
+              sqlite_where=text("promo_code_id IS NOT NULL"),
+              postgresql_where=text("promo_code_id IS NOT NULL")),
+        Index("ix_conversions_click_id", "click_id", sqlite_where=text("click_id IS NOT NULL"),
+              postgresql_where=text("click_id IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
@@ -36,9 +53,9 @@ class Conversion(Base):
     refunded_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     currency: Mapped[str] = mapped_column(String(3))
     # A keyed hash of the customer id or email: binds customers to partners, stores no PII.
-    customer_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    click_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    promo_code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"), index=True)
+    customer_key: Mapped[str | None] = mapped_column(String(64))
+    click_id: Mapped[str | None] = mapped_column(String(64))
+    promo_code_id: Mapped[int | None] = mapped_column(ForeignKey("promo_codes.id"))
     utm_source: Mapped[str | None] = mapped_column(String(200))
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
