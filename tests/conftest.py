@@ -21,7 +21,7 @@ from affiliates import create_app, migrate
 from affiliates.database import normalise_url
 from affiliates.extensions import db
 from affiliates.models import Base
-from affiliates.services import api_keys
+from affiliates.services import api_keys, commission_rules
 
 
 def _database_url(tmp_dir: Path) -> str:
@@ -68,6 +68,7 @@ def _clean(app: Flask) -> Iterator[None]:
         db.remove()
     app.extensions["clicklog"].forget()
     api_keys.forget_cached()
+    commission_rules.forget_cached()
     with db.engine.begin() as conn:  # type: ignore[union-attr]
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())

@@ -155,10 +155,43 @@ _ACTIVE_RULES = Prepared(
 )
 
 
-def rules_for(session: Session | Connection, offer_id: int) -> list[commissions.Rule]:
-    """Active rules that may apply to an offer: its own and the program-wide ones."""
+def rules_for(
+    session: Session | Connection, offer_id: int, stamp: tuple[Any, ...] | None = None
+) -> list[commissions.Rule]:
+    """Active rules that may apply to an offer: its own and the program-wide ones.
+
+    Given the rules' `stamp` (read with other facts, see STAMP), a copy this process read
+    under the same stamp serves instead of a query.
+    """
+    if stamp is not None:
+        cached = _cache.get(offer_id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
     rows = _ACTIVE_RULES.execute(connection_of(session), {"offer_id": offer_id})
-    return [to_rule(SimpleNamespace(**dict(zip(_RULE_COLUMNS, row, strict=True)))) for row in rows]
+    rules = [to_rule(SimpleNamespace(**dict(zip(_RULE_COLUMNS, row, strict=True)))) for row in rows]
+    if stamp is not None:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[offer_id] = (stamp, rules)
+    return rules
+
+
+# Every change to the rules changes one of these: a new rule the count and the largest id, an
+# edit the versions' sum, any update (deactivation too) the latest updated_at. A statement
+# that reads them as columns tells the intake whether its copy of the rules is current.
+STAMP = [
+    select(func.count()).select_from(CommissionRule).scalar_subquery(),
+    select(func.max(CommissionRule.id)).scalar_subquery(),
+    select(func.sum(CommissionRule.version)).scalar_subquery(),
+    select(func.max(CommissionRule.updated_at)).scalar_subquery(),
+]
+_cache: dict[int, tuple[tuple[Any, ...], list[commissions.Rule]]] = {}
+_CACHE_SIZE = 1000
+
+
+def forget_cached() -> None:
+    """Drop this process's copies of the rules."""
+    _cache.clear()
 
 
 def month_conversions(
@@ -295,11 +328,13 @@ def for_new_conversion(
     occurred_at: dt.datetime,
     items: Sequence[Mapping[str, Any]] | None,
     new_customer: bool | None,
+    stamp: tuple[Any, ...] | None = None,
 ) -> commissions.Commission:
-    """The commission a conversion earns when it is recorded, under the rules of now."""
+    """The commission a conversion earns when it is recorded, under the rules of now
+    (`stamp`: see rules_for)."""
     if partner_id is None:
         return commissions.commission([], _bare_order(offer, None, kind, amount, occurred_at))
-    rules = rules_for(session, offer.id)
+    rules = rules_for(session, offer.id, stamp)
     order = _bare_order(offer, partner_id, kind, amount, occurred_at, items, new_customer)
     chosen = commissions.choose(rules, order)
     if chosen is not None and chosen.tiers:

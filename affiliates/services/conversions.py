@@ -97,6 +97,7 @@ _TOUCHES = Prepared(
         .where(Conversion.click_id == Click.id, Conversion.type == bindparam("type"))
         .exists(),
         Offer.target_cac,
+        *commission_rules.STAMP,
     )
     .select_from(Offer)
     .outerjoin(Click, (Click.id == bindparam("click_id")) & (Click.offer_id == Offer.id))
@@ -138,6 +139,7 @@ class _Found:
     click_reused: bool
     ref: engine.RefTouch | None
     customer: engine.CustomerTouch | None
+    rules_stamp: tuple[Any, ...]
 
 
 def _facts_of(partner_id: int, email: str, status: str) -> engine.PartnerFacts:
@@ -177,8 +179,9 @@ def _touches(
     if row[22] is not None:
         customer = engine.CustomerTouch(_facts_of(row[22], row[23], row[24]), row[21])
     return _Found(
-        _Offer._make([*row[:8], row[26]]), click, click is not None and bool(row[25]), ref, customer
-    )
+        _Offer._make([*row[:8], row[26]]), click, click is not None and bool(row[25]), ref,
+        customer, tuple(row[27:31]),
+    )  # fmt: skip
 
 
 _PROMO_TABLE = cast(Table, PromoCode.__table__)
@@ -242,13 +245,14 @@ def _earned(
     amount: Decimal,
     occurred_at: dt.datetime,
     data: Mapping[str, Any],
+    stamp: tuple[Any, ...],
 ) -> commissions.Commission:
     """The commission the rules of now give this conversion (0.00 when rejected)."""
     if verdict.status == "rejected":
         return commissions.Commission(ZERO, None, None, "rejected: no commission")
     return commission_rules.for_new_conversion(
         conn, offer, verdict.partner_id, kind, amount, occurred_at, data.get("items"),
-        data.get("new_customer"),
+        data.get("new_customer"), stamp,
     )  # fmt: skip
 
 
@@ -329,8 +333,9 @@ def _record(
     touches = engine.Touches(click=click_touch, code=code_touch, ref=found.ref,
                              customer=found.customer)  # fmt: skip
     terms = _terms(offer)
+    stamp = found.rules_stamp
     verdict = engine.attribute(facts, touches, terms)
-    earned = _earned(conn, offer, verdict, kind, amount, occurred_at, data)
+    earned = _earned(conn, offer, verdict, kind, amount, occurred_at, data, stamp)
     fixed: dict[str, Any] = {
         "offer_id": offer.id,
         "type": kind,
@@ -368,7 +373,9 @@ def _record(
                 exhausted = engine.CodeTouch(promo.code, touches.code.partner, False, "exhausted")  # type: ignore[union-attr]
                 touches = engine.Touches(touches.click, exhausted, touches.ref, touches.customer)
                 verdict = engine.attribute(facts, touches, terms)
-                earned = _earned(conn, offer, verdict, kind, amount, occurred_at, data)
+                earned = _earned(
+                    conn, offer, verdict, kind, amount, occurred_at, data, found.rules_stamp
+                )
                 writes = _Writes.of(conn, fixed, verdict, earned, touches.customer, actor, now)
             try:
                 # the unique key on (offer, type, order id) decides between racing copies

@@ -103,3 +103,38 @@ def test_a_tier_pays_from_the_partners_nth_conversion_this_month(client, admin_h
     session.expire_all()
     stored = session.get_one(Conversion, paid[2]["id"])
     assert stored.commission == Decimal("250.00")
+
+
+def test_every_change_to_the_rules_reaches_the_very_next_conversion(client, admin_headers, program):
+    """The intake keeps a copy of the rules, checked against their stamp on each order."""
+    offer, partner = program
+    first = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="fixed",
+                 value="100.00")  # fmt: skip
+    assert convert(client, admin_headers, offer, partner, "S-1")["commission"] == "100.00"
+    client.patch(f"/api/v1/commission-rules/{first['id']}", json={"value": "120.00"},
+                 headers=admin_headers)  # fmt: skip
+    assert convert(client, admin_headers, offer, partner, "S-2")["commission"] == "120.00"
+    rule(client, admin_headers, offer_id=offer.id, type="sale", kind="fixed", value="130.00",
+         priority=5)  # fmt: skip
+    assert convert(client, admin_headers, offer, partner, "S-3")["commission"] == "130.00"
+    rule(client, admin_headers, type="sale", kind="fixed", value="500.00", priority=9)
+    assert convert(client, admin_headers, offer, partner, "S-4")["commission"] == "500.00"
+    for each in client.get("/api/v1/commission-rules", headers=admin_headers).json["items"]:
+        client.delete(f"/api/v1/commission-rules/{each['id']}", headers=admin_headers)
+    assert convert(client, admin_headers, offer, partner, "S-5")["commission"] == "0.00"
+
+
+def test_unchanged_rules_are_not_read_again_for_each_conversion(
+    client, admin_headers, program, monkeypatch
+):
+    from affiliates.services import commission_rules
+
+    offer, partner = program
+    rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent", value="5")
+    reads = []
+    original = commission_rules._ACTIVE_RULES.execute
+    monkeypatch.setattr(commission_rules._ACTIVE_RULES, "execute",
+                        lambda *args: reads.append(1) or original(*args))  # fmt: skip
+    for n in range(5):
+        assert convert(client, admin_headers, offer, partner, f"N-{n}")["commission"] == "50.00"
+    assert len(reads) == 1
