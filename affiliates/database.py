@@ -249,7 +249,8 @@ class Bound:
                     kind._cached_result_processor(dialect, column[1])
                     for kind, column in zip(compiled.result_types, cursor.description, strict=True)
                 ]
-                compiled.result_processors = found if any(found) else []
+                # only the columns that have one; a NULL needs none (every processor keeps it)
+                compiled.result_processors = [(i, p) for i, p in enumerate(found) if p]
         except dialect.loaded_dbapi.Error as exc:
             invalidated = dialect.is_disconnect(exc, dbapi_connection, cursor)
             if invalidated:
@@ -262,12 +263,15 @@ class Bound:
         processors = compiled.result_processors
         if not processors:
             return rows
-        return [
-            tuple(
-                value if p is None else p(value) for p, value in zip(processors, row, strict=True)
-            )
-            for row in rows
-        ]
+        processed = []
+        for row in rows:
+            values = list(row)
+            for index, processor in processors:
+                value = values[index]
+                if value is not None:
+                    values[index] = processor(value)
+            processed.append(tuple(values))
+        return processed
 
 
 class _Compiled:
@@ -294,15 +298,16 @@ class _Compiled:
         # what the statement returns (also a primary key PostgreSQL returns by itself); the
         # processors are chosen on the first run, from the driver's type codes
         self.result_types = [column.type for column in compiled._result_columns]
-        self.result_processors: list[Any] | None = None
+        self.result_processors: list[tuple[int, Any]] | None = None
 
     def arguments(self, params: dict[str, Any]) -> Any:
         values = {}
+        defaults = self.defaults
         for name, fixed, required, processor in self.binds:
             if name in params:
                 value = params[name]
-            elif name in self.defaults:
-                value = self.defaults[name]()
+            elif name in defaults:
+                value = defaults[name]()
             elif not required:
                 value = fixed
             else:

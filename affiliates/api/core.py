@@ -160,7 +160,13 @@ def authenticate(allowed: tuple[str, ...]) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     # a key found in the cache needs no session at all
-    key = api_keys.verify(db.lazy_session, token.strip())
+    sessions = db.lazy_session
+    key = api_keys.verify(sessions, token.strip())
+    if sessions.registry.has() and sessions().in_transaction():
+        # End the key's read: a route that works on a connection of its own (the intake)
+        # must not hold a second one from the pool meanwhile. (A commit, as a rollback
+        # would expire what the session holds.)
+        sessions.commit()
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
     principal = Principal(
