@@ -15,7 +15,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from affiliates.database import normalise_url
 from affiliates.exceptions import DomainError
 
 
@@ -441,6 +443,20 @@ def payouts_mark_failed(payout_id: int, reason: str) -> None:
                f"{payout.currency} is back in partner {payout.partner_id}'s balance.")  # fmt: skip
 
 
+def default_workers(database_url: str, cpus: int | None = None) -> int:
+    """Sync workers for this machine and database.
+
+    On SQLite a request never waits on a network: it is all CPU, and every write passes one
+    lock. Workers beyond the cores only preempt each other, and a writer preempted while it
+    holds the lock stalls the rest; so one per core, and one spare for a slow request. On
+    PostgreSQL requests wait on round trips, so two per core and one keep the cores busy.
+    """
+    cores = cpus or os.cpu_count() or 1
+    if make_url(normalise_url(database_url)).get_backend_name() == "sqlite":
+        return cores + 1
+    return cores * 2 + 1
+
+
 def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads: int) -> list[str]:
     """The gunicorn command line `serve` runs."""
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
@@ -451,9 +467,11 @@ def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads
         "--worker-class", worker_class,
         "--backlog", "2048",
         "--graceful-timeout", "20",
-        "--access-logfile", "-" if os.environ.get("AFFILIATES_ACCESS_LOG") else "/dev/null",
         "--forwarded-allow-ips", "127.0.0.1",
     ]  # fmt: skip
+    if os.environ.get("AFFILIATES_ACCESS_LOG"):
+        # without it gunicorn keeps no access log at all, rather than format one for nothing
+        argv += ["--access-logfile", "-"]
     if worker_class == "gthread":
         argv += ["--threads", str(threads)]
     return [*argv, "affiliates.wsgi:app"]
@@ -463,13 +481,14 @@ def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=click.IntRange(1, 256),
-              help="Worker processes (default: 2 per CPU + 1).")  # fmt: skip
+              help="Worker processes (default: 1 per CPU + 1 on SQLite, 2 per CPU + 1 on "
+                   "PostgreSQL).")  # fmt: skip
 @click.option("--worker-class", default="sync", type=click.Choice(["sync", "gthread"]),
               show_default=True)  # fmt: skip
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 def serve(host: str, port: int, workers: int | None, worker_class: str, threads: int) -> None:
     """Run the production server (gunicorn)."""
-    count = workers or (os.cpu_count() or 1) * 2 + 1
+    count = workers or default_workers(current_app.config["DATABASE_URL"])
     argv = gunicorn_argv(host, port, count, worker_class, threads)
     click.echo(f"Serving on http://{host}:{port} with {count} {worker_class} workers.")
     sys.stdout.flush()

@@ -103,7 +103,7 @@ def gunicorn_argv(app: str, port: int, worker_class: str, workers: int, threads:
     """gunicorn serving a module of bench/ the way `affiliates serve` serves the project."""
     return [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
             str(workers), "--worker-class", worker_class, "--threads", str(threads),
-            "--backlog", "2048", "--access-logfile", "/dev/null", "--chdir", str(ROOT / "bench"),
+            "--backlog", "2048", "--chdir", str(ROOT / "bench"),
             app]  # fmt: skip
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import common
 from common import VENV_BIN, Server, free_port, gunicorn_argv, print_table, run_wrk
 
+from affiliates.cli import default_workers
+
 LUA = """
 local counter = 0
 local threads = 0
@@ -86,7 +88,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="sync workers of both servers (default: as `affiliates serve` "
+                             "chooses for the database)")  # fmt: skip
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -94,6 +98,8 @@ def main() -> int:
         return 2
     tmp = tempfile.mkdtemp(prefix="affiliates-bench-")
     database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    if args.workers is None:
+        args.workers = default_workers(database_url)
     env = {**os.environ, "AFFILIATES_ENV": "production", "SECRET_KEY": "bench-secret",
            "DATABASE_URL": database_url}  # fmt: skip
     offer_id, ref, key = seed(env)

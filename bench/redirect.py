@@ -23,6 +23,8 @@ import time
 import common
 from common import VENV_BIN, Result, Server, free_port, gunicorn_argv, print_table, run_wrk
 
+from affiliates.cli import default_workers
+
 CLOSE = ("Connection: close",)
 
 
@@ -77,7 +79,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="sync workers of both servers (default: as `affiliates serve` "
+                             "chooses for the database)")  # fmt: skip
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
@@ -86,6 +90,8 @@ def main() -> int:
         return 2
     tmp = tempfile.mkdtemp(prefix="affiliates-bench-")
     database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    if args.workers is None:
+        args.workers = default_workers(database_url)
     env = {**os.environ, "AFFILIATES_ENV": "production", "SECRET_KEY": "bench-secret",
            "DATABASE_URL": database_url}  # fmt: skip
     code = seed(env)

@@ -1,0 +1,36 @@
+"""`affiliates serve`: how many workers it starts, and what gunicorn is told."""
+
+from __future__ import annotations
+
+import pytest
+
+from affiliates.cli import default_workers, gunicorn_argv
+
+
+@pytest.mark.parametrize("cpus, expected", [(1, 2), (2, 3), (8, 9)])
+def test_on_sqlite_there_is_one_worker_per_core_and_one_spare(cpus, expected):
+    assert default_workers("sqlite:///instance/affiliates.db", cpus) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://u@db/affiliates", "postgres://u@db/a", "postgresql+psycopg://u@db/a"],
+)
+def test_on_postgresql_there_are_two_workers_per_core_and_one(url):
+    assert default_workers(url, 2) == 5
+    assert default_workers(url, 8) == 17
+
+
+def test_without_affiliates_access_log_gunicorn_keeps_no_access_log(monkeypatch):
+    monkeypatch.delenv("AFFILIATES_ACCESS_LOG", raising=False)
+    argv = gunicorn_argv("127.0.0.1", 5000, 3, "sync", 4)
+    assert "--access-logfile" not in argv
+    assert argv[argv.index("--workers") + 1] == "3"
+    assert argv[-1] == "affiliates.wsgi:app"
+
+
+def test_with_affiliates_access_log_gunicorn_logs_to_standard_output(monkeypatch):
+    monkeypatch.setenv("AFFILIATES_ACCESS_LOG", "1")
+    argv = gunicorn_argv("127.0.0.1", 5000, 3, "gthread", 4)
+    assert argv[argv.index("--access-logfile") + 1] == "-"
+    assert argv[argv.index("--threads") + 1] == "4"
