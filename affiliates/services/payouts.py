@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -249,6 +250,13 @@ def registry_csv(session: Session, status: str) -> str:
     return out.getvalue()
 
 
+# A signed number is not a formula anyone can abuse: an SBP phone stays "+79123456789" for
+# the bank's import rather than gain an apostrophe.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
 def _cell(value: str) -> str:
     """No formula injection when the registry is opened in a spreadsheet."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value

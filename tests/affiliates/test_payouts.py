@@ -237,9 +237,9 @@ def test_the_registry_has_readable_columns_for_each_method(client, admin_headers
         "holder ООО «Ромашка»; bank ПАО Сбербанк; BIC 044525225; account 40702810200000012345; "
         "corr. account 30101810400000000225; INN 7707083893"
     )
-    # the phone, normalised, starts with "+": escaped like any cell a spreadsheet would run
+    # the phone, normalised, starts with "+" yet is a plain number, no formula: kept as it is
     assert (sbp["method"], sbp["phone"], sbp["bank_name"], sbp["account_number"]) == (
-        "sbp", "'+79123456789", "Т-Банк", "")  # fmt: skip
+        "sbp", "+79123456789", "Т-Банк", "")  # fmt: skip
     assert sbp["details"] == "holder Иван Петров; bank Т-Банк; phone +79123456789"
 
 
