@@ -213,7 +213,8 @@ def test_an_admin_key_from_the_cli_works_against_the_api(runner, client):
     response = client.get("/api/v1/stats", headers=bearer(key))
     assert response.status_code == 200
     assert client.get("/api/v1/offers", headers=bearer(key)).status_code == 200
-    assert client.get("/api/v1/stats", headers=bearer(key[:-1] + "x")).status_code == 401
+    wrong = key[:-1] + ("x" if key[-1] != "x" else "y")  # one in 64 keys ends in "x" already
+    assert client.get("/api/v1/stats", headers=bearer(wrong)).status_code == 401
 
 
 def test_a_conversions_key_from_the_cli_is_limited_to_its_scope(runner, client):
