@@ -108,17 +108,75 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), Decimal: Money(), dict[str, Any]: JSON}
 
 
+# A commit that finds the WAL past this many pages checkpoints it then and there, fsyncs
+# included, while the writer queue's lock is held and every other writer waits behind it; so
+# the checkpoints are a background thread's work (Checkpointer), and this is only the backstop
+# should that thread not keep up (10 000 pages: a WAL of 40 MB at most).
+WAL_BACKSTOP_PAGES = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
-    if os.environ.get("CKPT"):
-        cursor.execute(f"PRAGMA wal_autocheckpoint={os.environ['CKPT']}")
-    if os.environ.get("PGSZ"):
-        cursor.execute(f"PRAGMA page_size={os.environ['PGSZ']}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
     cursor.close()
+
+
+class Checkpointer:
+    """Checkpoints a SQLite file database's WAL from a thread of this process's own.
+
+    Every `interval` seconds it runs a PASSIVE checkpoint on a connection of its own: it copies
+    what no reader still needs into the database file and never waits for readers or writers,
+    and once all is copied the next writer starts the WAL afresh. A process started by fork
+    (a gunicorn worker) starts its own thread on its first connection.
+    """
+
+    def __init__(self, path: str, interval: float = 0.25) -> None:
+        self.path = path
+        self.interval = interval
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def ensure_running(self) -> None:
+        """Start this process's thread, unless it runs already."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            thread = threading.Thread(target=self._run, args=(self._stop,),
+                                      name="sqlite-checkpointer", daemon=True)  # fmt: skip
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop this process's thread (it ends after its current checkpoint)."""
+        self._stop.set()
+        self._pid = None
+
+    def _run(self, stop: threading.Event) -> None:
+        import sqlite3
+
+        conn: sqlite3.Connection | None = None
+        try:
+            while not stop.wait(self.interval):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    # busy, or the file went away: the next round tries again, afresh
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.close()
 
 
 def normalise_url(url: str) -> str:
@@ -143,6 +201,9 @@ def make_engine(url: str) -> Engine:
             connect_args={"timeout": 10, "check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if parsed.database and parsed.database != ":memory:":
+            checkpointer = Checkpointer(parsed.database)
+            event.listen(engine, "connect", lambda *_: checkpointer.ensure_running())
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
