@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-METHODS = ("bank_transfer", "card", "sbp")
 # Each method's fields, in the order people read them; optional ones may be None.
 FIELDS: dict[str, tuple[str, ...]] = {
     "bank_transfer": ("holder_name", "bank_name", "bic", "account_number",
@@ -18,6 +17,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "card": ("holder_name", "card_number"),
     "sbp": ("holder_name", "bank_name", "phone"),
 }  # fmt: skip
+METHODS = tuple(FIELDS)
+# Every method's fields together, each once, in the same order.
+ALL_FIELDS = tuple(dict.fromkeys(name for names in FIELDS.values() for name in names))
 # The numbers money is sent to: outside the registry only their last digits are shown.
 SECRET_FIELDS = ("account_number", "card_number", "phone")
 

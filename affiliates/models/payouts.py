@@ -14,7 +14,6 @@ from affiliates.database import Base, utcnow
 
 LEDGER_KINDS = ("commission", "reversal", "adjustment")
 PAYOUT_STATUSES = ("pending", "paid", "failed")
-PAYOUT_METHODS = ("bank_transfer", "card", "sbp")
 
 
 class PayoutDetails(Base):

@@ -63,10 +63,6 @@ def snapshot(conversion: Any) -> dict[str, Any]:
     }
 
 
-def _partner_facts(partner: Partner) -> engine.PartnerFacts:
-    return engine.PartnerFacts(partner.id, partner.email, partner.status == "active")
-
-
 def _terms(offer: Any) -> engine.OfferTerms:
     return engine.OfferTerms(
         priority=tuple(offer.attribution_priority),
@@ -373,9 +369,7 @@ def _record(
                 exhausted = engine.CodeTouch(promo.code, touches.code.partner, False, "exhausted")  # type: ignore[union-attr]
                 touches = engine.Touches(touches.click, exhausted, touches.ref, touches.customer)
                 verdict = engine.attribute(facts, touches, terms)
-                earned = _earned(
-                    conn, offer, verdict, kind, amount, occurred_at, data, found.rules_stamp
-                )
+                earned = _earned(conn, offer, verdict, kind, amount, occurred_at, data, stamp)
                 writes = _Writes.of(conn, fixed, verdict, earned, touches.customer, actor, now)
             try:
                 # the unique key on (offer, type, order id) decides between racing copies

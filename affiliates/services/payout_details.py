@@ -21,8 +21,7 @@ from affiliates.models import Partner, PayoutDetails
 from affiliates.services import audit
 
 # Every column of a method's fields; the ones another method uses are kept NULL.
-COLUMNS = ("holder_name", "bank_name", "bic", "account_number", "correspondent_account", "inn",
-           "card_number", "phone")  # fmt: skip
+COLUMNS = banking.ALL_FIELDS
 
 
 def find(session: Session, partner_id: int) -> PayoutDetails | None:
