@@ -34,3 +34,22 @@ def test_with_affiliates_access_log_gunicorn_logs_to_standard_output(monkeypatch
     argv = gunicorn_argv("127.0.0.1", 5000, 3, "gthread", 4)
     assert argv[argv.index("--access-logfile") + 1] == "-"
     assert argv[argv.index("--threads") + 1] == "4"
+
+
+def test_serve_starts_gunicorn_with_the_default_workers_for_the_database(runner, app, monkeypatch):
+    started = []
+    monkeypatch.setattr("affiliates.cli.os.execv", lambda path, argv: started.append(argv))
+    result = runner.invoke(args=["serve", "--port", "5099"])
+    assert result.exit_code == 0, result.output
+    (argv,) = started
+    expected = default_workers(app.config["DATABASE_URL"])
+    assert argv[argv.index("--workers") + 1] == str(expected)
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:5099"
+    assert f"with {expected} sync workers" in result.output
+
+
+def test_serve_takes_the_workers_it_is_given(runner, monkeypatch):
+    started = []
+    monkeypatch.setattr("affiliates.cli.os.execv", lambda path, argv: started.append(argv))
+    assert runner.invoke(args=["serve", "--workers", "7"]).exit_code == 0
+    assert started[0][started[0].index("--workers") + 1] == "7"
