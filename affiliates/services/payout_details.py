@@ -83,17 +83,23 @@ def _save(
     # A write before the read: it takes SQLite's write lock (a plain read would take none)
     # and PostgreSQL's lock on the row, so two edits of one partner's details queue up and
     # each audit entry's "before" is what that edit really replaced.
-    session.execute(
-        update(PayoutDetails)
-        .where(PayoutDetails.partner_id == partner_id)
-        .values(updated_at=PayoutDetails.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    details = session.scalar(
-        select(PayoutDetails)
-        .where(PayoutDetails.partner_id == partner_id)
-        .execution_options(populate_existing=True)
-    )
+    while True:
+        locked = session.execute(
+            update(PayoutDetails)
+            .where(PayoutDetails.partner_id == partner_id)
+            .values(updated_at=PayoutDetails.updated_at)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        details = session.scalar(
+            select(PayoutDetails)
+            .where(PayoutDetails.partner_id == partner_id)
+            .execution_options(populate_existing=True)
+        )
+        if details is None or locked:
+            break
+        # A racing first save committed its row between the two statements (PostgreSQL reads
+        # each statement afresh): that row is not locked yet, so lock it and read it again.
+        session.rollback()
     if details is not None and details.method == method and fields(details) == wanted:
         session.rollback()  # nothing to change: release the lock
         return details
