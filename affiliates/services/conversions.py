@@ -11,7 +11,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from affiliates import attribution as engine
 from affiliates import commissions
-from affiliates.database import Bound, Prepared, WriterQueue
+from affiliates.database import Bound, HeldConnections, Prepared, WriterQueue
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
 from affiliates.services import audit, commission_rules, ledger
@@ -75,36 +75,61 @@ def _terms(offer: Any) -> engine.OfferTerms:
 _CLICKER, _REFERRER, _BOUND = (
     aliased(Partner, name=name) for name in ("clicker", "referrer", "bound")
 )
-# Everything the engine needs but a promo code, in one statement: the offer's terms, the
-# click (with its link and partner) and whether an order of this type already claimed it,
-# the partner whose ref code is the utm_source, and the customer's live binding.
-_TOUCHES = Prepared(
-    select(
+
+
+def _touches_statement(with_click: bool) -> Prepared:
+    """Everything the engine needs but a promo code, in one statement: the offer's terms, the
+    click (with its link and partner) and whether an order of this type already claimed it,
+    the partner whose ref code is the utm_source, and the customer's live binding.
+
+    Without a click id the click's columns are NULLs and its tables are not joined at all,
+    so the statement reads none of their pages.
+    """
+    if with_click:
+        click_columns: list[Any] = [
+            Click.id, Click.created_at, Click.is_bot, Click.attributable, Link.id,
+            Link.archived_at, _CLICKER.id, _CLICKER.email, _CLICKER.status,
+        ]  # fmt: skip
+        # a lead then a sale through one click is the normal funnel; two orders of one type
+        # are not
+        claimed: Any = (
+            select(Conversion.id)
+            .where(Conversion.click_id == Click.id, Conversion.type == bindparam("type"))
+            .exists()
+        )
+    else:
+        click_columns = [null()] * 9
+        claimed = null()
+    statement = select(
         Offer.id, Offer.currency, Offer.hold_days, Offer.attribution_window_days,
         Offer.attribution_priority, Offer.min_click_to_conversion_seconds,
         Offer.require_click_for_code, Offer.max_discount_percent,
-        Click.id, Click.created_at, Click.is_bot, Click.attributable, Link.id, Link.archived_at,
-        _CLICKER.id, _CLICKER.email, _CLICKER.status,
+        *click_columns,
         _REFERRER.id, _REFERRER.email, _REFERRER.status, _REFERRER.ref_code,
         CustomerBinding.attributed_at, _BOUND.id, _BOUND.email, _BOUND.status,
-        # a lead then a sale through one click is the normal funnel; two orders of one type
-        # are not
-        select(Conversion.id)
-        .where(Conversion.click_id == Click.id, Conversion.type == bindparam("type"))
-        .exists(),
+        claimed,
         Offer.target_cac,
         *commission_rules.STAMP,
-    )
-    .select_from(Offer)
-    .outerjoin(Click, (Click.id == bindparam("click_id")) & (Click.offer_id == Offer.id))
-    .outerjoin(Link, Link.id == Click.link_id)
-    .outerjoin(_CLICKER, _CLICKER.id == Click.partner_id)
-    .outerjoin(_REFERRER, _REFERRER.ref_code == bindparam("ref_code"))
-    .outerjoin(CustomerBinding, (CustomerBinding.offer_id == Offer.id)
-               & (CustomerBinding.customer_key == bindparam("customer_key")))
-    .outerjoin(_BOUND, _BOUND.id == CustomerBinding.partner_id)
-    .where(Offer.id == bindparam("offer_id"))
-)  # fmt: skip
+    ).select_from(Offer)  # fmt: skip
+    if with_click:
+        statement = (
+            statement.outerjoin(
+                Click, (Click.id == bindparam("click_id")) & (Click.offer_id == Offer.id)
+            )
+            .outerjoin(Link, Link.id == Click.link_id)
+            .outerjoin(_CLICKER, _CLICKER.id == Click.partner_id)
+        )
+    statement = (
+        statement.outerjoin(_REFERRER, _REFERRER.ref_code == bindparam("ref_code"))
+        .outerjoin(CustomerBinding, (CustomerBinding.offer_id == Offer.id)
+                   & (CustomerBinding.customer_key == bindparam("customer_key")))
+        .outerjoin(_BOUND, _BOUND.id == CustomerBinding.partner_id)
+        .where(Offer.id == bindparam("offer_id"))
+    )  # fmt: skip
+    return Prepared(statement)
+
+
+_TOUCHES = {True: _touches_statement(True), False: _touches_statement(False)}
 _TABLE = cast(Table, Conversion.__table__)
 _INSERT = Prepared(_TABLE.insert().returning(_TABLE.c.id))
 _EXISTING = select(_TABLE).where(
@@ -114,6 +139,7 @@ _EXISTING = select(_TABLE).where(
 )
 # Writers of conversions queue for SQLite's single write lock instead of polling for it.
 _WRITERS = WriterQueue("-intakelock")
+_CONNECTIONS = HeldConnections()
 
 
 class _Offer(NamedTuple):
@@ -151,10 +177,13 @@ def _touches(
     key: str | None,
 ) -> _Found | None:
     """The offer and every touch but a promo code, or None for an unknown offer."""
-    rows = _TOUCHES.execute(conn, {
-        "offer_id": offer_id, "type": kind, "click_id": click_id[:32] if click_id else None,
-        "ref_code": utm_source.strip() if utm_source else None, "customer_key": key,
-    })  # fmt: skip
+    params = {
+        "offer_id": offer_id, "ref_code": utm_source.strip() if utm_source else None,
+        "customer_key": key,
+    }  # fmt: skip
+    if click_id:
+        params.update(type=kind, click_id=click_id[:32])
+    rows = _TOUCHES[bool(click_id)].execute(conn, params)
     if not rows:
         return None
     row = rows[0]
@@ -294,7 +323,7 @@ def record(
             session.commit()
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
-    with engine.connect() as conn:
+    with _CONNECTIONS.connect(engine) as conn:
         return _record(conn, data, actor=actor, secret=secret, now=now, source=source)
 
 
