@@ -36,6 +36,9 @@ def _check_signature(principal: Principal) -> None:
         raise Unauthorized(str(exc)) from None
 
 
+_FIELDS = tuple(ConversionOut.model_fields)
+
+
 def _out(conversion: Conversion) -> ConversionOut:
     return ConversionOut.model_validate(conversion)
 
@@ -54,7 +57,11 @@ def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[Con
         secret=current_app.config["IP_HASH_KEY"],
         now=current_app.extensions["clock"](),
     )
-    return _out(intake.conversion), (201 if intake.created else 200)
+    if not intake.created:
+        return _out(intake.conversion), 200
+    # the values just written, each already of its field's type: nothing to validate
+    fresh = vars(intake.conversion)
+    return ConversionOut.model_construct(**{name: fresh[name] for name in _FIELDS}), 201
 
 
 @endpoint("/conversions", summary="List conversions", scopes=("conversions", "partner"),

@@ -579,3 +579,32 @@ def test_text_with_nul_characters_is_a_422_not_a_5xx(client, session, conversion
                     amount="1.00", utm_source="a\x00b", customer_id="c\x00")  # fmt: skip
     problem(response, 422)
     assert count(session, Conversion) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "lead"},
+        {"amount": "0.00", "currency": "rub", "utm_campaign": "spring"},
+        {"amount": "150.50", "new_customer": True,
+         "items": [{"sku": "A", "category": "books", "quantity": 2, "amount": "100.50"}]},
+        {"amount": "99.99", "occurred_at": "2026-03-10T11:59:58Z", "click": True},
+    ],
+)  # fmt: skip
+def test_the_201_body_is_the_conversion_as_stored(client, session, conversions_headers, body):
+    offer = OfferFactory()
+    partner = PartnerFactory()
+    body = dict(body)
+    if body.pop("click", False):
+        body["click_id"] = add_click(
+            session, LinkFactory(offer=offer), T0 - dt.timedelta(seconds=3)
+        )
+    else:
+        body["utm_source"] = partner.ref_code
+    created = post(client, conversions_headers, offer_id=offer.id, order_id=f"S-{next(_ids)}",
+                   customer_id="cust-s", **body)  # fmt: skip
+    assert created.status_code == 201
+    stored = client.get(f"/api/v1/conversions/{created.get_json()['id']}",
+                        headers=conversions_headers)  # fmt: skip
+    assert stored.status_code == 200
+    assert created.get_json() == stored.get_json()
