@@ -448,12 +448,14 @@ def default_workers(database_url: str, cpus: int | None = None) -> int:
 
     On SQLite a request never waits on a network: it is all CPU, and every write passes one
     lock. Workers beyond the cores only preempt each other, and a writer preempted while it
-    holds the lock stalls the rest; so one per core, and one spare for a slow request. On
-    PostgreSQL requests wait on round trips, so two per core and one keep the cores busy.
+    holds the lock stalls the rest (a spare worker on 2 cores cost the intake 5-8% in
+    bench/conversions.py); so one per core, and at least two, so that a killed worker leaves
+    one serving. On PostgreSQL requests wait on round trips, so two per core and one keep the
+    cores busy.
     """
     cores = cpus or os.cpu_count() or 1
     if make_url(normalise_url(database_url)).get_backend_name() == "sqlite":
-        return cores + 1
+        return max(2, cores)
     return cores * 2 + 1
 
 
