@@ -132,7 +132,10 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
         raise BadRequest(
             "The body must be a JSON object.", [{"field": "body", "message": "Expected an object."}]
         )
-    if errors := nul_errors(data):
+    # JSON text holds a NUL only as the escape \u0000 (or in UTF-16/32, whose bytes are
+    # full of NULs): without either, no value needs walking
+    raw = request.get_data(cache=True)
+    if (b"\\u0000" in raw or b"\x00" in raw) and (errors := nul_errors(data)):
         raise Unprocessable("Some fields are invalid.", errors)
     try:
         return model.model_validate(data)

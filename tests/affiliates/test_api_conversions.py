@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -578,6 +579,19 @@ def test_text_with_nul_characters_is_a_422_not_a_5xx(client, session, conversion
     response = post(client, conversions_headers, offer_id=offer.id, order_id="A\x00B",
                     amount="1.00", utm_source="a\x00b", customer_id="c\x00")  # fmt: skip
     problem(response, 422)
+    assert count(session, Conversion) == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32-le"])
+def test_a_nul_is_found_in_any_json_encoding(client, session, conversions_headers, encoding):
+    offer = OfferFactory()
+    text = json.dumps({"offer_id": offer.id, "order_id": "A\u0000B", "amount": "1.00"})
+    response = client.post("/api/v1/conversions", data=text.encode(encoding),
+                           headers=conversions_headers,
+                           content_type="application/json")  # fmt: skip
+    assert problem(response, 422)["errors"] == [
+        {"field": "order_id", "message": "Text may not contain NUL."}
+    ]
     assert count(session, Conversion) == 0
 
 
