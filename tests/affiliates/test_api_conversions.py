@@ -622,3 +622,41 @@ def test_the_201_body_is_the_conversion_as_stored(client, session, conversions_h
                         headers=conversions_headers)  # fmt: skip
     assert stored.status_code == 200
     assert created.get_json() == stored.get_json()
+
+
+@pytest.mark.parametrize("with_code", [False, True])
+def test_a_lapsed_binding_passes_to_the_partner_of_the_next_attributed_order(
+    client, session, conversions_headers, with_code
+):
+    offer = OfferFactory()
+    first, second = PartnerFactory(), PartnerFactory()
+    post(client, conversions_headers, offer_id=offer.id, type="lead", order_id="L-1",
+         customer_id="cust-r", utm_source=first.ref_code,
+         occurred_at=iso(T0 - dt.timedelta(days=366)))  # fmt: skip
+    touch = {"utm_source": second.ref_code}
+    if with_code:
+        code = PromoCodeFactory(offer=offer, partner=second, max_uses=5)
+        touch = {"promo_code": code.code}
+    body = sale(client, conversions_headers, offer, order_id="S-1", customer_id="cust-r",
+                **touch)  # fmt: skip
+    assert body["partner_id"] == second.id
+    session.expire_all()
+    binding = session.scalars(select(CustomerBinding)).one()
+    assert (binding.partner_id, binding.conversion_id) == (second.id, body["id"])
+    assert binding.attributed_at == T0
+    if with_code:
+        assert session.get(PromoCode, code.id).uses == 1
+    later = sale(client, conversions_headers, offer, order_id="S-2", customer_id="cust-r")
+    assert (later["partner_id"], later["attribution"]) == (second.id, "customer")
+
+
+def test_a_promo_code_order_without_a_customer_takes_one_use(client, session, conversions_headers):
+    offer = OfferFactory()
+    code = PromoCodeFactory(offer=offer, max_uses=2)
+    body = sale(client, conversions_headers, offer, promo_code=code.code)
+    assert (body["partner_id"], body["attribution"]) == (code.partner_id, "promo_code")
+    again = sale(client, conversions_headers, offer, promo_code=code.code)
+    assert again == body  # a repeat takes no second use
+    session.expire_all()
+    assert session.get(PromoCode, code.id).uses == 1
+    assert count(session, CustomerBinding) == 0
