@@ -1,7 +1,7 @@
 """Conversion intake: conversions/s through the API against a bare Flask JSON endpoint
 under the same server in the same run, and the attribution engine's attributions/s.
 
-    python bench/conversions.py [--duration 6] [--rounds 4] [--connections 16] [--workers N]
+    python bench/conversions.py [--duration 4] [--rounds 6] [--connections 16] [--workers N]
                                 [--database-url URL]
 """
 
@@ -88,8 +88,8 @@ def engine_throughput(count: int = 100_000) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=6, help="seconds of each run")
-    parser.add_argument("--rounds", type=int, default=4,
+    parser.add_argument("--duration", type=int, default=4, help="seconds of each run")
+    parser.add_argument("--rounds", type=int, default=6,
                         help="rounds of one run each, in ABBA order so drift cancels")  # fmt: skip
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=None,
