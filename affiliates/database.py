@@ -55,13 +55,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return super().bind_processor(dialect)
 
         def process(value: dt.datetime | None) -> str | None:
-            # SQLAlchemy's SQLite text form (microseconds always written), in one C call
-            # rather than process_bind_param and then the dialect's %-format of seven fields
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                return value.isoformat(" ", "microseconds")
-            return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            # in one isoformat call, rather than process_bind_param and then the dialect's
+            # %-format of seven fields
+            return None if value is None else sqlite_timestamp(value)
 
         return process
 
@@ -202,13 +198,31 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: Any) -> str | None:
+    """The path of a SQLite file database (a URL, string or parsed), or None for any other
+    database, SQLite in memory included."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def sqlite_timestamp(value: dt.datetime) -> str:
+    """A timestamp as SQLAlchemy stores it on SQLite: its UTC time as text, microseconds
+    always written (naive values are taken as UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine: SQLite in WAL mode with foreign keys, PostgreSQL via psycopg 3."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(parsed)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         # No pre-ping: a file database cannot restart under us, and the ping would cost a
         # statement per request.
         engine = create_engine(
@@ -216,8 +230,8 @@ def make_engine(url: str) -> Engine:
             connect_args={"timeout": 10, "check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        if parsed.database and parsed.database != ":memory:":
-            checkpointer = Checkpointer(parsed.database)
+        if path is not None:
+            checkpointer = Checkpointer(path)
             event.listen(engine, "connect", lambda *_: checkpointer.ensure_running())
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -272,8 +286,7 @@ class HeldConnections:
     @contextmanager
     def connect(self, engine: Engine) -> Iterator[Connection]:
         """A connection for the block; whatever transaction the block leaves is rolled back."""
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        if sqlite_file(engine.url) is None:
             with engine.connect() as fresh:
                 yield fresh
             return
@@ -468,14 +481,8 @@ class WriterQueue:
     def turn(self, conn: Connection) -> Iterator[None]:
         """Hold the queue's lock for the block (SQLite file databases only)."""
         dbapi_connection: Any = conn.connection.dbapi_connection
-        database = conn.engine.url.database
-        if (
-            conn.dialect.name != "sqlite"
-            or not database
-            or database == ":memory:"
-            or dbapi_connection.in_transaction
-            or os.environ.get("XSTUB") == "nolock"
-        ):
+        database = sqlite_file(conn.engine.url)
+        if database is None or dbapi_connection.in_transaction:
             yield
             return
         fd = self._descriptor(f"{database}{self._suffix}")

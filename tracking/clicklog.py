@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from werkzeug.urls import iri_to_uri
 
+from affiliates.database import sqlite_file, sqlite_timestamp
 from tracking.utm import UTM_FIELDS, with_params
 
 _LOOKUP = (
@@ -98,8 +99,8 @@ class ClickLog:
         # SQLite lets one writer in at a time and makes the others poll with sleeps of 1 ms
         # and more, which wrecks tail latency. Writers of the click log queue on an flock
         # instead: the kernel wakes the next one the moment the lock is free.
-        database = engine.url.database if self._sqlite else None
-        self._lock_path = f"{database}-clicklock" if database and database != ":memory:" else None
+        database = sqlite_file(engine.url)
+        self._lock_path = f"{database}-clicklock" if database is not None else None
         self._cache: dict[str, tuple[float, LinkTarget | None]] = {}
         self._cache_seconds = cache_seconds
         self._cache_size = cache_size
@@ -205,9 +206,7 @@ class ClickLog:
         """Insert one click and commit it before returning."""
         params = dict(click.__dict__)
         if self._sqlite:
-            params["created_at"] = click.created_at.replace(tzinfo=None).isoformat(
-                " ", "microseconds"
-            )
+            params["created_at"] = sqlite_timestamp(click.created_at)
             params["is_bot"] = int(click.is_bot)
             params["attributable"] = int(click.attributable)
         if self._lock_path is None:

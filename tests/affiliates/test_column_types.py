@@ -1,15 +1,17 @@
-"""Column types: timestamps are stored in UTC in SQLAlchemy's SQLite text form."""
+"""Column types and SQLite helpers: timestamps are stored in UTC in SQLAlchemy's SQLite text
+form; only a SQLite file database has a path."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.dialects import sqlite
 
-from affiliates.database import UTCDateTime, make_engine
+from affiliates.database import UTCDateTime, make_engine, sqlite_file
 
 ZONES = st.sampled_from([None, dt.UTC, dt.timezone(dt.timedelta(hours=3)),
                          dt.timezone(dt.timedelta(hours=-9, minutes=-30))])  # fmt: skip
@@ -55,3 +57,17 @@ def test_timestamps_round_trip_through_sqlite_as_the_same_instant(tmp_path):
     assert all(value.tzinfo is dt.UTC for value in back)
     assert stored == ["2026-03-10 12:00:00.000000", "2026-03-10 12:00:00.000001",
                       "2026-03-10 12:00:00.999999"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "url, path",
+    [
+        ("sqlite:////srv/affiliates.db", "/srv/affiliates.db"),
+        ("sqlite:///instance/affiliates.db", "instance/affiliates.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("postgresql+psycopg://u@db/affiliates", None),
+    ],
+)
+def test_only_a_sqlite_file_database_has_a_path(url, path):
+    assert sqlite_file(url) == path
