@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-ZERO = Decimal("0")
+from affiliates.money import CENT, ZERO
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,10 @@ def _value(rule: Rule, order: Order) -> tuple[Decimal, str | None]:
 def commission(rules: Sequence[Rule], order: Order) -> Commission:
     """Resolve the paying rule and compute the commission, explaining each step."""
     if order.partner_id is None:
-        return Commission(Decimal("0.00"), None, None, "organic: no partner, no commission")
+        return Commission(ZERO, None, None, "organic: no partner, no commission")
     rule = choose(rules, order)
     if rule is None:
-        return Commission(Decimal("0.00"), None, None, "no commission rule matches: 0.00")
+        return Commission(ZERO, None, None, "no commission rule matches: 0.00")
     value, tier_note = _value(rule, order)
     steps = [f"rule {rule.id} v{rule.version}"]
     if rule.kind == "percent":
@@ -179,4 +179,4 @@ def commission(rules: Sequence[Rule], order: Order) -> Commission:
 def _round(value: Decimal, order: Order) -> Decimal:
     """Half-up to the currency's minor unit, once, at the end; stored with two places."""
     unit = Decimal(1).scaleb(-order.minor_units)
-    return value.quantize(unit, rounding=ROUND_HALF_UP).quantize(Decimal("0.01"))
+    return value.quantize(unit, rounding=ROUND_HALF_UP).quantize(CENT)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-CENT = Decimal("0.01")
+from affiliates.money import CENT
 
 
 class CodeTerms(Protocol):

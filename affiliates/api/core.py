@@ -23,7 +23,6 @@ from affiliates.services import api_keys
 
 api = Blueprint("api", __name__)
 
-SCOPES = ("admin", "conversions", "partner")
 # Python's own cap on the digits of an int read from text; a float literal may not exceed it
 # either, or turning "1e999999999" into an int would hold a worker for minutes.
 MAX_EXPONENT = 4300

@@ -30,7 +30,6 @@ from affiliates import banking
 from affiliates.urls import UrlError, check_hostname, check_url
 
 CURRENCIES = frozenset(list_currencies())
-METHODS = ("promo_code", "click", "utm", "customer")
 MAX_MONEY = Decimal("1000000000000")
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses a larger parameter
 # Room for windows and holds of up to ten years either side without leaving datetime's range.

@@ -8,9 +8,10 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
+from affiliates.attribution import METHODS
 from affiliates.database import Base, Percent, utcnow
 
-DEFAULT_PRIORITY = ["promo_code", "click", "utm", "customer"]
+DEFAULT_PRIORITY = list(METHODS)
 
 
 class Offer(Base):

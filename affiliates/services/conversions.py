@@ -23,10 +23,10 @@ from affiliates import commissions
 from affiliates.database import Bound, HeldConnections, Prepared, WriterQueue
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
+from affiliates.money import CENT, ZERO
 from affiliates.services import audit, commission_rules, ledger
 from tracking.promo import check_code
 
-ZERO = Decimal("0.00")
 CLOSED = ("rejected", "reversed")
 
 
@@ -344,7 +344,7 @@ def _record(
     if found is None:
         raise Invalid("offer_id", f"Offer {data['offer_id']} does not exist.")
     offer = found.offer
-    amount = Decimal(data.get("amount") or ZERO).quantize(Decimal("0.01"))
+    amount = Decimal(data.get("amount") or ZERO).quantize(CENT)
     currency = (data.get("currency") or offer.currency).upper()
     if currency != offer.currency:
         raise Invalid("currency", f"The offer is in {offer.currency}.")

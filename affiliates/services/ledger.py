@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 from affiliates.database import CENT
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
+from affiliates.money import ZERO
 from affiliates.services import audit
-
-ZERO = Decimal("0.00")
 
 
 def _append(

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from affiliates import banking
 from affiliates.exceptions import Conflict, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
+from affiliates.money import ZERO
 from affiliates.services import audit, payout_details
 
-ZERO = Decimal("0.00")
 NO_PAYOUT_DETAILS = "no_payout_details"
 
 

@@ -17,11 +17,10 @@ from affiliates import commissions
 from affiliates.database import utcnow
 from affiliates.exceptions import Invalid
 from affiliates.models import Conversion, Offer
+from affiliates.money import CENT, ZERO
 from affiliates.services import audit, commission_rules
 from affiliates.services.conversions import snapshot
 
-ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 CLOSED = ("rejected", "reversed")
 COMMIT_EVERY = 500  # recalculated conversions per transaction
 

@@ -11,8 +11,8 @@ from sqlalchemy import Integer, Interval, String, and_, case, cast, func, litera
 from sqlalchemy.orm import Session
 
 from affiliates.models import Click, Conversion, LedgerEntry, Offer, Payout, PromoCode
+from affiliates.money import CENT, ZERO
 
-ZERO = Decimal("0.00")
 UNIQUE_WINDOW = dt.timedelta(hours=24)
 GROUPS = ("day", "link", "utm_campaign", "sub_id", "promo_code")
 
@@ -46,11 +46,11 @@ class Figures:
             "commission_approved": self.commission_approved,
             "commission_paid": self.commission_paid,
             "conversion_rate": rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP),
-            "epc": epc.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+            "epc": epc.quantize(CENT, rounding=ROUND_HALF_UP),
             "new_customers": self.new_customers,
             "cost_per_new_customer": (
                 (self.new_customer_commission / self.new_customers).quantize(
-                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                    CENT, rounding=ROUND_HALF_UP
                 )
                 if self.new_customers
                 else None
@@ -168,7 +168,7 @@ def click_figures(
 
 
 def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def conversion_figures(
