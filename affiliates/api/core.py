@@ -44,9 +44,10 @@ class Principal:
 
     @property
     def viewer(self) -> Viewer:
-        """Who the key reads as, the one place a scope becomes a viewer: `admin` is staff
-        admin; `conversions` staff too (its routes read every partner's conversions), as an
-        analyst, who changes nothing through a viewer; `partner` its partner."""
+        """Who the key reads as; the one place a scope becomes a viewer. `admin` is staff
+        with the admin role; `conversions` is staff too, as its routes read every partner's
+        conversions, with the narrower analyst role (a viewer only reads; the route's scope
+        decides what the key may change); `partner` is its partner."""
         if self.scope == "partner":
             if self.partner_id is None:  # issued keys always have one; a bad row reads nothing
                 raise Forbidden("This partner key is bound to no partner.")
