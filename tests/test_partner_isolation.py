@@ -51,6 +51,7 @@ LIST_QUERIES = [
     "?group_by=partner",
     "?group_by=day&partner_id={beta}",
     "?status=approved&partner_id={beta}",
+    "?kind=commission&currency=RUB&partner_id={beta}",
 ]
 
 
@@ -133,6 +134,14 @@ def _no_trace_of_beta(response) -> None:
     assert "beta" not in text, (response.request.path, text[:500])
 
 
+def _only_alphas_items(response, alpha_id: int) -> None:
+    """Items carrying no name (ledger entries, say) still name their partner."""
+    body = response.get_json(silent=True)
+    items = body.get("items", []) if isinstance(body, dict) else []
+    for item in items:
+        assert item.get("partner_id", alpha_id) == alpha_id, (response.request.path, item)
+
+
 def test_every_route_answers_another_partners_object_with_404_and_never_shows_it(
     app, client, admin_headers, worlds
 ):
@@ -161,6 +170,7 @@ def test_every_route_answers_another_partners_object_with_404_and_never_shows_it
                                     headers=headers)  # fmt: skip
                 assert listed.status_code in (200, 404, 422), (path, query, listed.status_code)
                 _no_trace_of_beta(listed)
+                _only_alphas_items(listed, alpha["partner"].id)
         else:
             # a write naming Beta as the owner is refused as if Beta did not exist
             assert response.status_code == 404, (method, path, response.status_code)
@@ -192,6 +202,10 @@ def test_alphas_own_lists_do_show_alphas_objects(client, admin_headers, worlds):
         assert "alpha" in response.get_data(as_text=True).lower() or path.endswith("payouts")
     payouts = client.get("/api/v1/payouts", headers=headers).json["items"]
     assert [p["id"] for p in payouts] == [alpha["payout_id"]]
+    entries = client.get("/api/v1/ledger-entries", headers=headers).json["items"]
+    assert [(e["conversion_id"], e["payout_id"]) for e in entries] == [
+        (alpha["conversion"]["id"], alpha["payout_id"])
+    ]
     stats = client.get("/api/v1/stats", headers=headers).json["totals"]
     assert stats["clicks"] == 1 and stats["conversions"] == 1
     assert Decimal(stats["sales_amount"]) == Decimal("20000.00")

@@ -1,6 +1,7 @@
 """The JSON API under /api/v1."""
 
 from affiliates.api import (  # noqa: F401 - importing registers the routes
+    audit,
     commission_rules,
     conversions,
     links,

@@ -6,9 +6,8 @@ import datetime as dt
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import select
 
-from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import (
     CommissionState,
     Page,
@@ -27,7 +26,6 @@ from affiliates.api.schemas import (
     SimulationPartner,
 )
 from affiliates.extensions import db
-from affiliates.models import CommissionRule
 from affiliates.services import commission_rules, replay
 from affiliates.services.stats import period
 
@@ -52,17 +50,13 @@ def create_rule(principal: Principal, body: RuleCreate) -> RuleOut:
 
 @endpoint("/commission-rules", summary="List commission rules", query=RuleQuery,
           response=Page[RuleOut])  # fmt: skip
-def list_rules(_p: Principal, query: RuleQuery) -> Page[RuleOut]:
+def list_rules(principal: Principal, query: RuleQuery) -> Page[RuleOut]:
     """Rules, newest first, optionally of one offer (plus the program-wide ones)."""
-    stmt = select(CommissionRule)
-    if query.offer_id is not None:
-        stmt = stmt.where(
-            (CommissionRule.offer_id == query.offer_id) | CommissionRule.offer_id.is_(None)
-        )
-    if query.active is not None:
-        stmt = stmt.where(CommissionRule.active.is_(query.active))
-    rows, cursor = paginate(db.session, stmt, CommissionRule.id, query.limit, query.cursor)
-    return Page[RuleOut](items=[RuleOut.model_validate(r) for r in rows], next_cursor=cursor)
+    filters = commission_rules.RuleFilters(offer_id=query.offer_id, active=query.active)
+    page = commission_rules.list_rules(db.session, filters, principal.viewer, limit=query.limit,
+                                       cursor=query.cursor)  # fmt: skip
+    return Page[RuleOut](items=[RuleOut.model_validate(r) for r in page.items],
+                         next_cursor=page.next_cursor)  # fmt: skip
 
 
 @endpoint("/commission-rules/<int:rule_id>", summary="Get a commission rule", response=RuleOut)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 from flask import current_app, request
-from sqlalchemy import select
 
-from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import (
     ApproveIn,
     ConversionCreate,
@@ -21,7 +20,6 @@ from affiliates.exceptions import Unauthorized
 from affiliates.extensions import db
 from affiliates.models import Conversion
 from affiliates.services import conversions
-from affiliates.services.stats import period
 from affiliates.signatures import HEADER, SignatureError, verify
 
 
@@ -68,31 +66,19 @@ def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[Con
           query=ConversionQuery, response=Page[ConversionOut])  # fmt: skip
 def list_conversions(principal: Principal, query: ConversionQuery) -> Page[ConversionOut]:
     """Conversions, newest first; a partner key sees its own only."""
-    stmt = select(Conversion)
-    partner_id = principal.partner_id if principal.scope == "partner" else query.partner_id
-    if principal.scope == "partner":
-        stmt = stmt.where(Conversion.partner_id == principal.partner_id)
-    elif partner_id is not None:
-        stmt = stmt.where(Conversion.partner_id == partner_id)
-    if query.offer_id is not None:
-        stmt = stmt.where(Conversion.offer_id == query.offer_id)
-    if query.status is not None:
-        stmt = stmt.where(Conversion.status == query.status)
-    start, end = period(query.from_, query.to)
-    if start is not None:
-        stmt = stmt.where(Conversion.occurred_at >= start)
-    if end is not None:
-        stmt = stmt.where(Conversion.occurred_at < end)
-    rows, cursor = paginate(db.session, stmt, Conversion.id, query.limit, query.cursor)
-    return Page[ConversionOut](items=[_out(c) for c in rows], next_cursor=cursor)
+    filters = conversions.ConversionFilters(partner_id=query.partner_id, offer_id=query.offer_id,
+                                            status=query.status, start=query.from_,
+                                            end=query.to)  # fmt: skip
+    page = conversions.list_conversions(db.session, filters, principal.viewer,
+                                        limit=query.limit, cursor=query.cursor)  # fmt: skip
+    return Page[ConversionOut](items=[_out(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @endpoint("/conversions/<int:conversion_id>", summary="Get a conversion",
           scopes=("conversions", "partner"), response=ConversionOut)  # fmt: skip
 def get_conversion(principal: Principal, conversion_id: int) -> ConversionOut:
     """One conversion with its attribution explanation; another partner's answers 404."""
-    scope_partner = principal.partner_id if principal.scope == "partner" else None
-    return _out(conversions.get(db.session, conversion_id, scope_partner))
+    return _out(conversions.get(db.session, conversion_id, principal.viewer))
 
 
 @endpoint("/conversions/<int:conversion_id>/refund", "POST", summary="Refund a conversion",

@@ -1,10 +1,9 @@
 """The API's plumbing: one decorator that authenticates, validates, serialises and
-registers each route for the OpenAPI document, plus cursor pagination."""
+registers each route for the OpenAPI document; a key's principal and the viewer it reads as.
+(Cursor paging is the read services' own: `affiliates.services.paging`.)"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,12 +13,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Select
-from sqlalchemy.orm import Session
 
 from affiliates.api.schemas import MAX_ID
 from affiliates.exceptions import DomainError, Forbidden, NotFound, Unauthorized
 from affiliates.services import api_keys
+from affiliates.services.viewer import Viewer
 
 api = Blueprint("api", __name__)
 
@@ -43,6 +41,18 @@ class Principal:
     def actor(self) -> str:
         """How the audit trail names this caller."""
         return f"api-key:{self.key_id}:{self.scope}"
+
+    @property
+    def viewer(self) -> Viewer:
+        """Who the key reads as; the one place a scope becomes a viewer. `admin` is staff
+        with the admin role; `conversions` is staff too, as its routes read every partner's
+        conversions, with the narrower analyst role (a viewer only reads; the route's scope
+        decides what the key may change); `partner` is its partner."""
+        if self.scope == "partner":
+            if self.partner_id is None:  # issued keys always have one; a bad row reads nothing
+                raise Forbidden("This partner key is bound to no partner.")
+            return Viewer.partner(self.partner_id)
+        return Viewer.staff("admin" if self.scope == "admin" else "analyst")
 
 
 @dataclass
@@ -253,34 +263,3 @@ def endpoint(
         return view
 
     return decorate
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-        kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit() or len(value) > 18:
-            raise ValueError(text)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise Unprocessable(
-            "The cursor is not one this API gave out.",
-            [{"field": "cursor", "message": "Invalid cursor."}],
-        ) from None
-
-
-def paginate(
-    session: Session, stmt: Select[Any], id_column: Any, limit: int, cursor: str | None
-) -> tuple[list[Any], str | None]:
-    """Newest first by id; returns the page and the cursor for the next one."""
-    if cursor:
-        stmt = stmt.where(id_column < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
-    if len(rows) > limit:
-        return rows[:limit], encode_cursor(rows[limit - 1].id)
-    return rows, None

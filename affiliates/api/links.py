@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
 
-from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import LinkCreate, LinkOut, LinkQuery, LinkUpdate, Page
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.extensions import db
@@ -27,11 +26,7 @@ def _forget(link: Link) -> None:
 def create_link(principal: Principal, body: LinkCreate) -> LinkOut:
     """Make a tracked short link; a partner key makes links for itself only."""
     fields = body.model_dump(exclude_none=True, exclude={"partner_id", "offer_id"})
-    partner_id = body.partner_id
-    if principal.scope == "partner":
-        if partner_id is not None and partner_id != principal.partner_id:
-            raise NotFound(f"Partner {partner_id} does not exist.")
-        partner_id = principal.partner_id
+    partner_id = principal.viewer.acting_for(body.partner_id)
     if partner_id is None:
         raise Invalid("partner_id", "Field required.")
     try:
@@ -45,35 +40,26 @@ def create_link(principal: Principal, body: LinkCreate) -> LinkOut:
           response=Page[LinkOut])  # fmt: skip
 def list_links(principal: Principal, query: LinkQuery) -> Page[LinkOut]:
     """Links, newest first; a partner key sees its own only."""
-    stmt = select(Link)
-    partner_id = principal.partner_id if principal.scope == "partner" else query.partner_id
-    if partner_id is not None:
-        stmt = stmt.where(Link.partner_id == partner_id)
-    if query.offer_id is not None:
-        stmt = stmt.where(Link.offer_id == query.offer_id)
-    if query.archived is not None:
-        stmt = stmt.where(
-            Link.archived_at.is_not(None) if query.archived else Link.archived_at.is_(None)
-        )
-    rows, cursor = paginate(db.session, stmt, Link.id, query.limit, query.cursor)
-    return Page[LinkOut](items=[_out(link) for link in rows], next_cursor=cursor)
+    filters = links.LinkFilters(partner_id=query.partner_id, offer_id=query.offer_id,
+                                archived=query.archived)  # fmt: skip
+    page = links.list_links(db.session, filters, principal.viewer, limit=query.limit,
+                            cursor=query.cursor)  # fmt: skip
+    return Page[LinkOut](items=[_out(link) for link in page.items], next_cursor=page.next_cursor)
 
 
 @endpoint("/links/<int:link_id>", summary="Get a tracked link", scopes=("partner",),
           response=LinkOut)  # fmt: skip
 def get_link(principal: Principal, link_id: int) -> LinkOut:
     """One link; another partner's answers 404."""
-    scope_partner = principal.partner_id if principal.scope == "partner" else None
-    return _out(links.get_link(db.session, link_id, scope_partner))
+    return _out(links.get_link(db.session, link_id, principal.viewer))
 
 
 @endpoint("/links/<int:link_id>", "PATCH", summary="Archive a link or change its tags",
           scopes=("partner",), body=LinkUpdate, response=LinkOut)  # fmt: skip
 def update_link(principal: Principal, link_id: int, body: LinkUpdate) -> LinkOut:
     """Archive (`archived: true`) or restore a link, or change its UTM tags."""
-    scope_partner = principal.partner_id if principal.scope == "partner" else None
     link = links.update_link(db.session, link_id, body.model_dump(exclude_unset=True),
-                             scope_partner)  # fmt: skip
+                             principal.viewer)  # fmt: skip
     _forget(link)
     return _out(link)
 
@@ -82,7 +68,6 @@ def update_link(principal: Principal, link_id: int, body: LinkUpdate) -> LinkOut
           response=LinkOut)  # fmt: skip
 def archive_link(principal: Principal, link_id: int) -> LinkOut:
     """Archive a link: it stops redirecting (404) and its clicks are kept."""
-    scope_partner = principal.partner_id if principal.scope == "partner" else None
-    link = links.update_link(db.session, link_id, {"archived": True}, scope_partner)
+    link = links.update_link(db.session, link_id, {"archived": True}, principal.viewer)
     _forget(link)
     return _out(link)

@@ -4,14 +4,14 @@ see, and set, their own)."""
 from __future__ import annotations
 
 from flask import Response, current_app
-from sqlalchemy import select
 
-from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import (
     AdjustmentIn,
     BalanceFigures,
     BalanceOut,
     LedgerEntryOut,
+    LedgerEntryQuery,
     MarkFailedIn,
     MarkPaidIn,
     Page,
@@ -25,15 +25,9 @@ from affiliates.api.schemas import (
     PayoutRunOut,
     SkippedOut,
 )
-from affiliates.exceptions import NotFound
 from affiliates.extensions import db
 from affiliates.models import Payout, PayoutDetails
 from affiliates.services import ledger, payout_details, payouts
-
-
-def _own(principal: Principal) -> int | None:
-    """The partner a partner key is bound to; None for staff."""
-    return principal.partner_id if principal.scope == "partner" else None
 
 
 def _out(payout: Payout, count: int | None = None) -> PayoutOut:
@@ -49,13 +43,6 @@ def _fields(payout: Payout) -> dict[str, object]:
             "payout_details": payouts.masked_details(payout)}  # fmt: skip
 
 
-def _check_own(principal: Principal, partner_id: int) -> None:
-    """A partner key reaches only its own partner; another's answers 404, as if unknown."""
-    own = _own(principal)
-    if own is not None and own != partner_id:
-        raise NotFound(f"Partner {partner_id} does not exist.")
-
-
 def _details_out(details: PayoutDetails) -> PayoutDetailsOut:
     return PayoutDetailsOut.model_validate(
         {**payout_details.masked(details), "partner_id": details.partner_id,
@@ -67,8 +54,7 @@ def _details_out(details: PayoutDetails) -> PayoutDetailsOut:
           scopes=("partner",), response=PayoutDetailsOut)  # fmt: skip
 def get_payout_details(principal: Principal, partner_id: int) -> PayoutDetailsOut:
     """How the partner is paid; card and account numbers and the phone masked."""
-    _check_own(principal, partner_id)
-    return _details_out(payout_details.get(db.session, partner_id))
+    return _details_out(payout_details.get(db.session, partner_id, principal.viewer))
 
 
 @endpoint("/partners/<int:partner_id>/payout-details", "PUT", summary="Set payout details",
@@ -78,7 +64,7 @@ def put_payout_details(
 ) -> PayoutDetailsOut:
     """Create or replace how the partner is paid; every change is audited (numbers masked).
     Payouts already made keep the details they were made with."""
-    _check_own(principal, partner_id)
+    principal.viewer.acting_for(partner_id)  # another partner's answers 404, as if unknown
     values = body.root.model_dump()
     method = values.pop("method")
     details = payout_details.save(db.session, partner_id, method, values, principal.actor,
@@ -99,12 +85,24 @@ def create_adjustment(principal: Principal, partner_id: int, body: AdjustmentIn)
           scopes=("partner",), response=BalanceOut)  # fmt: skip
 def get_balance(principal: Principal, partner_id: int) -> BalanceOut:
     """Per currency: unpaid, in a pending payout, and paid."""
-    _check_own(principal, partner_id)
-    sums = ledger.balances(db.session, partner_id)
+    sums = ledger.balances(db.session, partner_id, principal.viewer)
     return BalanceOut(
         partner_id=partner_id,
         balances={code: BalanceFigures(**figures) for code, figures in sums.items()},
     )
+
+
+@endpoint("/ledger-entries", summary="List ledger entries", scopes=("partner",),
+          query=LedgerEntryQuery, response=Page[LedgerEntryOut])  # fmt: skip
+def list_ledger_entries(principal: Principal, query: LedgerEntryQuery) -> Page[LedgerEntryOut]:
+    """Commissions, reversals and adjustments, newest first; a partner key sees its own only
+    (its `partner_id` is its own, whatever it asks, as on every list)."""
+    filters = ledger.LedgerFilters(partner_id=query.partner_id, currency=query.currency,
+                                   kind=query.kind)  # fmt: skip
+    page = ledger.list_ledger_entries(db.session, filters, principal.viewer, limit=query.limit,
+                                      cursor=query.cursor)  # fmt: skip
+    return Page[LedgerEntryOut](items=[LedgerEntryOut.model_validate(e) for e in page.items],
+                                next_cursor=page.next_cursor)  # fmt: skip
 
 
 @endpoint("/payouts/run", "POST", summary="Run payouts", body=PayoutRunIn, body_optional=True,
@@ -125,21 +123,17 @@ def run_payouts(principal: Principal, body: PayoutRunIn) -> PayoutRunOut:
           response=Page[PayoutOut])  # fmt: skip
 def list_payouts(principal: Principal, query: PayoutQuery) -> Page[PayoutOut]:
     """Payouts, newest first; a partner sees only its own."""
-    stmt = select(Payout)
-    partner_id = _own(principal) or query.partner_id
-    if partner_id is not None:
-        stmt = stmt.where(Payout.partner_id == partner_id)
-    if query.status is not None:
-        stmt = stmt.where(Payout.status == query.status)
-    rows, cursor = paginate(db.session, stmt, Payout.id, query.limit, query.cursor)
-    return Page[PayoutOut](items=[_out(p) for p in rows], next_cursor=cursor)
+    filters = payouts.PayoutFilters(partner_id=query.partner_id, status=query.status)
+    page = payouts.list_payouts(db.session, filters, principal.viewer, limit=query.limit,
+                                cursor=query.cursor)  # fmt: skip
+    return Page[PayoutOut](items=[_out(p) for p in page.items], next_cursor=page.next_cursor)
 
 
 @endpoint("/payouts/<int:payout_id>", summary="A payout and its statement", scopes=("partner",),
           response=PayoutDetailOut)  # fmt: skip
 def get_payout(principal: Principal, payout_id: int) -> PayoutDetailOut:
     """The payout with the ledger entries (conversions and adjustments) it pays."""
-    payout = payouts.get(db.session, payout_id, _own(principal))
+    payout = payouts.get(db.session, payout_id, principal.viewer)
     entries = payouts.entries(db.session, payout_id)
     count = len({e.conversion_id for e in entries if e.conversion_id is not None})
     return PayoutDetailOut.model_validate(

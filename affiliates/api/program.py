@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import (
     ApiKeyCreate,
     ApiKeyOut,
@@ -19,7 +17,6 @@ from affiliates.api.schemas import (
     PartnerUpdate,
 )
 from affiliates.extensions import db
-from affiliates.models import Offer, Partner
 from affiliates.services import api_keys, program
 
 
@@ -32,16 +29,18 @@ def create_offer(_p: Principal, body: OfferCreate) -> OfferOut:
 
 
 @endpoint("/offers", summary="List offers", query=ListQuery, response=Page[OfferOut])
-def list_offers(_p: Principal, query: ListQuery) -> Page[OfferOut]:
+def list_offers(principal: Principal, query: ListQuery) -> Page[OfferOut]:
     """Offers, newest first."""
-    rows, cursor = paginate(db.session, select(Offer), Offer.id, query.limit, query.cursor)
-    return Page[OfferOut](items=[OfferOut.model_validate(o) for o in rows], next_cursor=cursor)
+    page = program.list_offers(db.session, program.OfferFilters(), principal.viewer,
+                               limit=query.limit, cursor=query.cursor)  # fmt: skip
+    return Page[OfferOut](items=[OfferOut.model_validate(o) for o in page.items],
+                          next_cursor=page.next_cursor)  # fmt: skip
 
 
 @endpoint("/offers/<int:offer_id>", summary="Get an offer", response=OfferOut)
-def get_offer(_p: Principal, offer_id: int) -> OfferOut:
+def get_offer(principal: Principal, offer_id: int) -> OfferOut:
     """One offer."""
-    return OfferOut.model_validate(program.get_offer(db.session, offer_id))
+    return OfferOut.model_validate(program.get_offer(db.session, offer_id, principal.viewer))
 
 
 @endpoint("/offers/<int:offer_id>", "PATCH", summary="Change an offer", body=OfferUpdate,
@@ -61,19 +60,20 @@ def create_partner(_p: Principal, body: PartnerCreate) -> PartnerOut:
 
 
 @endpoint("/partners", summary="List partners", query=PartnerQuery, response=Page[PartnerOut])
-def list_partners(_p: Principal, query: PartnerQuery) -> Page[PartnerOut]:
+def list_partners(principal: Principal, query: PartnerQuery) -> Page[PartnerOut]:
     """Partners, newest first, optionally by status."""
-    stmt = select(Partner)
-    if query.status:
-        stmt = stmt.where(Partner.status == query.status)
-    rows, cursor = paginate(db.session, stmt, Partner.id, query.limit, query.cursor)
-    return Page[PartnerOut](items=[PartnerOut.model_validate(p) for p in rows], next_cursor=cursor)
+    filters = program.PartnerFilters(status=query.status)
+    page = program.list_partners(db.session, filters, principal.viewer, limit=query.limit,
+                                 cursor=query.cursor)  # fmt: skip
+    return Page[PartnerOut](items=[PartnerOut.model_validate(p) for p in page.items],
+                            next_cursor=page.next_cursor)  # fmt: skip
 
 
 @endpoint("/partners/<int:partner_id>", summary="Get a partner", response=PartnerOut)
-def get_partner(_p: Principal, partner_id: int) -> PartnerOut:
+def get_partner(principal: Principal, partner_id: int) -> PartnerOut:
     """One partner."""
-    return PartnerOut.model_validate(program.get_partner(db.session, partner_id))
+    partner = program.get_partner(db.session, partner_id, principal.viewer)
+    return PartnerOut.model_validate(partner)
 
 
 @endpoint("/partners/<int:partner_id>", "PATCH", summary="Change a partner",

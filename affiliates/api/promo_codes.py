@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
 
-from affiliates.api.core import Principal, endpoint, paginate
+from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import (
     Page,
     PromoCheckOut,
@@ -16,7 +15,6 @@ from affiliates.api.schemas import (
     PromoCodeUpdate,
 )
 from affiliates.extensions import db
-from affiliates.models import PromoCode
 from affiliates.services import promo_codes
 
 
@@ -33,15 +31,11 @@ def create_promo_code(_p: Principal, body: PromoCodeCreate) -> PromoCodeOut:
           query=PromoCodeQuery, response=Page[PromoCodeOut])  # fmt: skip
 def list_promo_codes(principal: Principal, query: PromoCodeQuery) -> Page[PromoCodeOut]:
     """Codes, newest first; a partner key sees its own only."""
-    stmt = select(PromoCode)
-    partner_id = principal.partner_id if principal.scope == "partner" else query.partner_id
-    if partner_id is not None:
-        stmt = stmt.where(PromoCode.partner_id == partner_id)
-    if query.offer_id is not None:
-        stmt = stmt.where(PromoCode.offer_id == query.offer_id)
-    rows, cursor = paginate(db.session, stmt, PromoCode.id, query.limit, query.cursor)
+    filters = promo_codes.PromoCodeFilters(partner_id=query.partner_id, offer_id=query.offer_id)
+    page = promo_codes.list_promo_codes(db.session, filters, principal.viewer,
+                                        limit=query.limit, cursor=query.cursor)  # fmt: skip
     return Page[PromoCodeOut](
-        items=[PromoCodeOut.model_validate(c) for c in rows], next_cursor=cursor
+        items=[PromoCodeOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor
     )
 
 

@@ -1007,3 +1007,32 @@ class MarkPaidIn(Input):
 
 class MarkFailedIn(Input):
     reason: Reference
+
+
+# Ledger entries and the audit trail (lists) ----------------------------------------------
+
+
+class LedgerEntryQuery(ListQuery):
+    partner_id: Id | None = None
+    currency: Currency | None = None
+    kind: Literal["commission", "reversal", "adjustment"] | None = None
+
+
+class AuditEntryQuery(ListQuery):
+    entity: str | None = Field(
+        None, max_length=32, description="`conversion`, `payout`, `ledger_entry`, …"
+    )
+    entity_id: Id | None = None
+    actor: str | None = Field(None, max_length=200, examples=["api-key:1:admin", "cli"])
+
+
+class AuditEntryOut(Output):
+    id: int
+    entity: str
+    entity_id: int
+    action: str
+    actor: str
+    at: Timestamp
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None

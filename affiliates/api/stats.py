@@ -13,9 +13,9 @@ from affiliates.services import stats as stats_service
           response=StatsOut)  # fmt: skip
 def get_stats(principal: Principal, query: StatsQuery) -> StatsOut:
     """Clicks, unique and bot clicks, conversions and money, optionally grouped."""
-    partner_id = principal.partner_id if principal.scope == "partner" else query.partner_id
     start, end = stats_service.period(query.from_, query.to)
     if start is not None and end is not None and end <= start:
         raise Invalid("to", "'to' must be after 'from'.")
-    data = stats_service.stats(db.session, partner_id, query.offer_id, start, end, query.group_by)
+    data = stats_service.stats(db.session, query.partner_id, query.offer_id, start, end,
+                               query.group_by, principal.viewer)  # fmt: skip
     return StatsOut.model_validate(data)

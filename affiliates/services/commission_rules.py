@@ -19,6 +19,8 @@ from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import CommissionRule, CommissionRuleVersion, Conversion, Offer, Partner
 from affiliates.models.commissions import RULE_FIELDS
 from affiliates.services import audit
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
+from affiliates.services.viewer import Viewer
 
 
 def _jsonable(value: Any) -> Any:
@@ -76,10 +78,39 @@ def create(session: Session, values: Mapping[str, Any], actor: str) -> Commissio
 
 
 def get(session: Session, rule_id: int) -> CommissionRule:
+    """One rule as it stands now."""
     rule = session.get(CommissionRule, rule_id)
     if rule is None:
         raise NotFound(f"Commission rule {rule_id} does not exist.")
     return rule
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleFilters:
+    """Which rules a list shows: those of one offer (with the program-wide ones), active or
+    not."""
+
+    offer_id: int | None = None
+    active: bool | None = None
+
+
+def list_rules(
+    session: Session,
+    filters: RuleFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[CommissionRule]:
+    """Rules, newest first; staff's to read (a partner viewer's list is empty)."""
+    stmt = viewer.scope(select(CommissionRule), None)
+    if filters.offer_id is not None:
+        stmt = stmt.where(
+            (CommissionRule.offer_id == filters.offer_id) | CommissionRule.offer_id.is_(None)
+        )
+    if filters.active is not None:
+        stmt = stmt.where(CommissionRule.active.is_(filters.active))
+    return paginate(session, stmt, CommissionRule.id, limit, cursor)
 
 
 def update(

@@ -25,6 +25,9 @@ from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Click, Conversion, CustomerBinding, Link, Offer, Partner, PromoCode
 from affiliates.money import CENT, ZERO
 from affiliates.services import audit, commission_rules, ledger
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
+from affiliates.services.stats import period
+from affiliates.services.viewer import Viewer, visible
 from tracking.promo import check_code
 
 CLOSED = ("rejected", "reversed")
@@ -534,12 +537,46 @@ def _binding(
     return None
 
 
-def get(session: Session, conversion_id: int, partner_id: int | None = None) -> Conversion:
-    """A conversion; for a partner, only its own."""
+def get(session: Session, conversion_id: int, viewer: Viewer | None = None) -> Conversion:
+    """A conversion; for a partner viewer, only its own (others are 'not found')."""
     conversion = session.get(Conversion, conversion_id)
-    if conversion is None or (partner_id is not None and conversion.partner_id != partner_id):
+    if conversion is None or not visible(viewer, conversion.partner_id):
         raise NotFound(f"Conversion {conversion_id} does not exist.")
     return conversion
+
+
+@dataclass(frozen=True)
+class ConversionFilters:
+    """Which conversions a list shows: by partner, offer, status and when they occurred
+    (`start` to `end`, end excluded; a date `end` includes that whole day)."""
+
+    partner_id: int | None = None
+    offer_id: int | None = None
+    status: str | None = None
+    start: dt.datetime | dt.date | None = None
+    end: dt.datetime | dt.date | None = None
+
+
+def list_conversions(
+    session: Session,
+    filters: ConversionFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Conversion]:
+    """Conversions, newest first; a partner viewer sees its own only."""
+    stmt = viewer.scope(select(Conversion), Conversion.partner_id, filters.partner_id)
+    if filters.offer_id is not None:
+        stmt = stmt.where(Conversion.offer_id == filters.offer_id)
+    if filters.status is not None:
+        stmt = stmt.where(Conversion.status == filters.status)
+    start, end = period(filters.start, filters.end)
+    if start is not None:
+        stmt = stmt.where(Conversion.occurred_at >= start)
+    if end is not None:
+        stmt = stmt.where(Conversion.occurred_at < end)
+    return paginate(session, stmt, Conversion.id, limit, cursor)
 
 
 def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: str) -> Conversion:

@@ -7,6 +7,7 @@ partner's next payout.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,9 @@ from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
 from affiliates.money import ZERO
 from affiliates.services import audit
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
+from affiliates.services.program import get_partner
+from affiliates.services.viewer import Viewer, visible
 
 
 def _append(
@@ -113,10 +117,12 @@ def adjust(
     return entry
 
 
-def balances(session: Session, partner_id: int) -> dict[str, dict[str, Decimal]]:
-    """Per currency: `unpaid` (in no payout), `in_payout` (in a pending payout) and `paid`."""
-    if session.get(Partner, partner_id) is None:
-        raise NotFound(f"Partner {partner_id} does not exist.")
+def balances(
+    session: Session, partner_id: int, viewer: Viewer | None = None
+) -> dict[str, dict[str, Decimal]]:
+    """Per currency: `unpaid` (in no payout), `in_payout` (in a pending payout) and `paid`;
+    a partner viewer reads only its own."""
+    get_partner(session, partner_id, viewer)
     rows = session.execute(
         select(LedgerEntry.currency, LedgerEntry.amount, Payout.status)
         .outerjoin(Payout, Payout.id == LedgerEntry.payout_id)
@@ -129,3 +135,37 @@ def balances(session: Session, partner_id: int) -> dict[str, dict[str, Decimal]]
         bucket = {None: "unpaid", "pending": "in_payout", "paid": "paid"}[payout_status]
         sums[bucket] += amount
     return dict(sorted(result.items()))
+
+
+@dataclass(frozen=True)
+class LedgerFilters:
+    """Which ledger entries a list shows: by partner, currency and kind."""
+
+    partner_id: int | None = None
+    currency: str | None = None
+    kind: str | None = None
+
+
+def get_ledger_entry(session: Session, entry_id: int, viewer: Viewer | None = None) -> LedgerEntry:
+    """One ledger entry; for a partner viewer, only its own (others are 'not found')."""
+    entry = session.get(LedgerEntry, entry_id)
+    if entry is None or not visible(viewer, entry.partner_id):
+        raise NotFound(f"Ledger entry {entry_id} does not exist.")
+    return entry
+
+
+def list_ledger_entries(
+    session: Session,
+    filters: LedgerFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[LedgerEntry]:
+    """Ledger entries, newest first; a partner viewer sees its own only."""
+    stmt = viewer.scope(select(LedgerEntry), LedgerEntry.partner_id, filters.partner_id)
+    if filters.currency is not None:
+        stmt = stmt.where(LedgerEntry.currency == filters.currency)
+    if filters.kind is not None:
+        stmt = stmt.where(LedgerEntry.kind == filters.kind)
+    return paginate(session, stmt, LedgerEntry.id, limit, cursor)

@@ -1,11 +1,13 @@
-"""Tracked links: made for a partner and an offer, archived instead of deleted."""
+"""Tracked links: made for a partner and an offer, archived instead of deleted, listed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import shortuuid
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,9 @@ from affiliates.database import utcnow
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import Link
 from affiliates.models.tracking import UTM_FIELDS
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.program import get_offer, get_partner
+from affiliates.services.viewer import Viewer, visible
 from affiliates.urls import host_allowed
 
 CODE_LENGTH = 8
@@ -60,19 +64,46 @@ def create_link(session: Session, partner_id: int, offer_id: int, **fields: Any)
     raise RuntimeError("could not draw a free link code")
 
 
-def get_link(session: Session, link_id: int, partner_id: int | None = None) -> Link:
-    """A link by id; for a partner, only its own (others are 'not found')."""
+@dataclass(frozen=True)
+class LinkFilters:
+    """Which links a list shows: by partner, offer, and archived or live."""
+
+    partner_id: int | None = None
+    offer_id: int | None = None
+    archived: bool | None = None
+
+
+def get_link(session: Session, link_id: int, viewer: Viewer | None = None) -> Link:
+    """A link by id; for a partner viewer, only its own (others are 'not found')."""
     link = session.get(Link, link_id)
-    if link is None or (partner_id is not None and link.partner_id != partner_id):
+    if link is None or not visible(viewer, link.partner_id):
         raise NotFound(f"Link {link_id} does not exist.")
     return link
 
 
+def list_links(
+    session: Session,
+    filters: LinkFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Link]:
+    """Links, newest first; a partner viewer sees its own only."""
+    stmt = viewer.scope(select(Link), Link.partner_id, filters.partner_id)
+    if filters.offer_id is not None:
+        stmt = stmt.where(Link.offer_id == filters.offer_id)
+    if filters.archived is not None:
+        archived = Link.archived_at.is_not(None) if filters.archived else Link.archived_at.is_(None)
+        stmt = stmt.where(archived)
+    return paginate(session, stmt, Link.id, limit, cursor)
+
+
 def update_link(
-    session: Session, link_id: int, changes: Mapping[str, Any], partner_id: int | None = None
+    session: Session, link_id: int, changes: Mapping[str, Any], viewer: Viewer | None = None
 ) -> Link:
-    """Archive or restore a link, or change its UTM tags."""
-    link = get_link(session, link_id, partner_id)
+    """Archive or restore a link, or change its UTM tags; a partner viewer only its own."""
+    link = get_link(session, link_id, viewer)
     if "archived" in changes and changes["archived"] is None:
         raise Invalid("archived", "Must be true or false.")
     for key, value in changes.items():

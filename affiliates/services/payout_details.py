@@ -19,6 +19,7 @@ from affiliates import banking
 from affiliates.exceptions import NotFound
 from affiliates.models import Partner, PayoutDetails
 from affiliates.services import audit
+from affiliates.services.viewer import Viewer, visible
 
 # Every column of a method's fields; the ones another method uses are kept NULL.
 COLUMNS = banking.ALL_FIELDS
@@ -29,9 +30,10 @@ def find(session: Session, partner_id: int) -> PayoutDetails | None:
     return session.scalar(select(PayoutDetails).where(PayoutDetails.partner_id == partner_id))
 
 
-def get(session: Session, partner_id: int) -> PayoutDetails:
-    """The partner's payout details; 404 for an unknown partner or one with none yet."""
-    if session.get(Partner, partner_id) is None:
+def get(session: Session, partner_id: int, viewer: Viewer | None = None) -> PayoutDetails:
+    """The partner's payout details; 404 for an unknown partner or one with none yet, and
+    for a partner viewer naming another partner."""
+    if session.get(Partner, partner_id) is None or not visible(viewer, partner_id):
         raise NotFound(f"Partner {partner_id} does not exist.")
     details = find(session, partner_id)
     if details is None:

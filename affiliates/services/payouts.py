@@ -27,6 +27,8 @@ from affiliates.exceptions import Conflict, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
 from affiliates.money import ZERO
 from affiliates.services import audit, payout_details
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
+from affiliates.services.viewer import Viewer, visible
 
 NO_PAYOUT_DETAILS = "no_payout_details"
 
@@ -135,12 +137,35 @@ def run(
     return Run(made, skipped)
 
 
-def get(session: Session, payout_id: int, partner_id: int | None = None) -> Payout:
-    """A payout; for a partner, only its own."""
+@dataclass(frozen=True)
+class PayoutFilters:
+    """Which payouts a list shows: by partner and status."""
+
+    partner_id: int | None = None
+    status: str | None = None
+
+
+def get(session: Session, payout_id: int, viewer: Viewer | None = None) -> Payout:
+    """A payout; for a partner viewer, only its own (others are 'not found')."""
     payout = session.get(Payout, payout_id)
-    if payout is None or (partner_id is not None and payout.partner_id != partner_id):
+    if payout is None or not visible(viewer, payout.partner_id):
         raise NotFound(f"Payout {payout_id} does not exist.")
     return payout
+
+
+def list_payouts(
+    session: Session,
+    filters: PayoutFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Payout]:
+    """Payouts, newest first; a partner viewer sees its own only."""
+    stmt = viewer.scope(select(Payout), Payout.partner_id, filters.partner_id)
+    if filters.status is not None:
+        stmt = stmt.where(Payout.status == filters.status)
+    return paginate(session, stmt, Payout.id, limit, cursor)
 
 
 def entries(session: Session, payout_id: int) -> list[LedgerEntry]:

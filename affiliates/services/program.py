@@ -1,4 +1,4 @@
-"""Offers and partners: create, change, look up."""
+"""Offers and partners: create, change, look up, list."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,6 +17,8 @@ from affiliates.exceptions import Conflict, Invalid, NotFound
 from affiliates.models import Offer, Partner, User
 from affiliates.models.program import DEFAULT_PRIORITY
 from affiliates.security import hash_password
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
+from affiliates.services.viewer import Viewer, visible
 from affiliates.urls import host_allowed, host_of
 
 REF_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -40,18 +43,70 @@ _CYRILLIC = str.maketrans(
 )  # fmt: skip
 
 
-def get_offer(session: Session, offer_id: int) -> Offer:
+@dataclass(frozen=True)
+class OfferFilters:
+    """Which offers a list shows: all, or those of one status."""
+
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class PartnerFilters:
+    """Which partners a list shows: all, or those of one status."""
+
+    status: str | None = None
+
+
+def _shared(offer: Any) -> Any:
+    # The program's catalogue: a partner may read (and link to) the active offers, not
+    # the archived ones. `offer` is the Offer class in a query, or one offer.
+    return offer.status == "active"
+
+
+def get_offer(session: Session, offer_id: int, viewer: Viewer | None = None) -> Offer:
+    """An offer; a partner viewer reads only active ones (others are 'not found')."""
     offer = session.get(Offer, offer_id)
-    if offer is None:
+    if offer is None or not visible(viewer, None, shared=_shared(offer)):
         raise NotFound(f"Offer {offer_id} does not exist.")
     return offer
 
 
-def get_partner(session: Session, partner_id: int) -> Partner:
+def list_offers(
+    session: Session,
+    filters: OfferFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Offer]:
+    """Offers, newest first; a partner viewer sees the active ones."""
+    stmt = viewer.scope(select(Offer), None, shared=_shared(Offer))
+    if filters.status is not None:
+        stmt = stmt.where(Offer.status == filters.status)
+    return paginate(session, stmt, Offer.id, limit, cursor)
+
+
+def get_partner(session: Session, partner_id: int, viewer: Viewer | None = None) -> Partner:
+    """A partner; a partner viewer reads only itself (another is 'not found')."""
     partner = session.get(Partner, partner_id)
-    if partner is None:
+    if partner is None or not visible(viewer, partner.id):
         raise NotFound(f"Partner {partner_id} does not exist.")
     return partner
+
+
+def list_partners(
+    session: Session,
+    filters: PartnerFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[Partner]:
+    """Partners, newest first; a partner viewer sees only itself."""
+    stmt = viewer.scope(select(Partner), Partner.id)
+    if filters.status is not None:
+        stmt = stmt.where(Partner.status == filters.status)
+    return paginate(session, stmt, Partner.id, limit, cursor)
 
 
 def _unique_slug(session: Session, name: str, exclude_id: int | None = None) -> str:

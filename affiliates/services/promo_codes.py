@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from affiliates.exceptions import Conflict, Invalid, NotFound
 from affiliates.models import PromoCode
+from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.program import get_offer, get_partner
+from affiliates.services.viewer import Viewer, visible
 from tracking.promo import PromoCheck, check_code
 
 
@@ -50,15 +53,45 @@ def create_promo_code(session: Session, data: Mapping[str, Any]) -> PromoCode:
     return code
 
 
+@dataclass(frozen=True)
+class PromoCodeFilters:
+    """Which promo codes a list shows: by partner and offer."""
+
+    partner_id: int | None = None
+    offer_id: int | None = None
+
+
 def find_code(session: Session, code: str) -> PromoCode | None:
+    """The code, whatever its letter case, if it exists (no viewer: the checkout's lookup)."""
     return session.scalar(select(PromoCode).where(PromoCode.code_key == PromoCode.key_for(code)))
+
+
+def get_promo_code(session: Session, code: str, viewer: Viewer | None = None) -> PromoCode:
+    """A code by its text (any letter case); for a partner viewer, only its own."""
+    promo = find_code(session, code[:64])
+    if promo is None or not visible(viewer, promo.partner_id):
+        raise NotFound(f"Promo code {code[:64]} does not exist.")
+    return promo
+
+
+def list_promo_codes(
+    session: Session,
+    filters: PromoCodeFilters,
+    viewer: Viewer,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[PromoCode]:
+    """Codes, newest first; a partner viewer sees its own only."""
+    stmt = viewer.scope(select(PromoCode), PromoCode.partner_id, filters.partner_id)
+    if filters.offer_id is not None:
+        stmt = stmt.where(PromoCode.offer_id == filters.offer_id)
+    return paginate(session, stmt, PromoCode.id, limit, cursor)
 
 
 def update_promo_code(session: Session, code: str, changes: Mapping[str, Any]) -> PromoCode:
     """Deactivate a code or change its limits and dates."""
-    promo = find_code(session, code[:64])
-    if promo is None:
-        raise NotFound(f"Promo code {code[:64]} does not exist.")
+    promo = get_promo_code(session, code)
     if "active" in changes and changes["active"] is None:
         raise Invalid("active", "Must be true or false.")
     for key, value in changes.items():

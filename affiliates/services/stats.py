@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from affiliates.models import Click, Conversion, LedgerEntry, Offer, Payout, PromoCode
 from affiliates.money import CENT, ZERO
+from affiliates.services.viewer import Viewer
 
 UNIQUE_WINDOW = dt.timedelta(hours=24)
 GROUPS = ("day", "link", "utm_campaign", "sub_id", "promo_code")
@@ -287,8 +288,11 @@ def stats(
     start: dt.datetime | dt.date | None = None,
     end: dt.datetime | dt.date | None = None,
     group_by: str | None = None,
+    viewer: Viewer | None = None,
 ) -> dict[str, Any]:
-    """The contract's stats document."""
+    """The contract's stats document; a partner viewer's are its own, whatever `partner_id`."""
+    if viewer is not None:
+        partner_id = viewer.partner_filter(partner_id)
     since, until = period(start, end)
     totals, rows = click_figures(session, partner_id, offer_id, since, until, group_by)
     money_totals, money_rows = conversion_figures(
