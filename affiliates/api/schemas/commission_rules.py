@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
 from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Timestamp
+from affiliates.money import ZERO
 from affiliates.validation import Id, Int, ItemIn, Moment, MoneyIn, TimestampIn
 
 
@@ -106,7 +106,7 @@ class PreviewIn(Input):
     offer_id: Id
     partner_id: Id
     type: Literal["sale", "lead"] = "sale"
-    amount: MoneyIn = Decimal("0.00")
+    amount: MoneyIn = ZERO
     items: list[ItemIn] | None = Field(None, max_length=500)
     new_customer: bool | None = None
     occurred_at: TimestampIn | None = None
