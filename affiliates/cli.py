@@ -200,7 +200,7 @@ def _moment(text: str, option: str) -> dt.datetime | dt.date:
     """A date (a whole day) or an ISO 8601 timestamp, read as the API reads `from`/`to`."""
     from pydantic import TypeAdapter, ValidationError
 
-    from affiliates.api.schemas import Moment
+    from affiliates.validation import Moment
 
     try:
         moment: dt.datetime | dt.date = TypeAdapter(Moment).validate_python(text)
@@ -283,7 +283,7 @@ def _valid(kind: Any, value: str, option: str) -> Any:
 
 
 def _payout_id(value: int) -> int:
-    from affiliates.api.schemas import MAX_ID
+    from affiliates.validation import MAX_ID
 
     if not 1 <= value <= MAX_ID:
         raise click.ClickException(f"Payout {value} does not exist.")
@@ -324,10 +324,10 @@ def payouts_group() -> None:
 @with_appcontext
 def payouts_run(currency: str | None, min_amount: str | None) -> None:
     """One payout per partner and currency whose unpaid balance reaches the threshold."""
-    from affiliates.api.schemas import Currency, PositiveMoneyIn
     from affiliates.extensions import db
     from affiliates.models import Partner
     from affiliates.services import payouts
+    from affiliates.validation import Currency, PositiveMoneyIn
 
     code = None if currency is None else _valid(Currency, currency, "--currency")
     threshold = (current_app.config["PAYOUT_MIN_AMOUNT"] if min_amount is None
@@ -409,9 +409,9 @@ def payouts_export(status: str, output: str | None) -> None:
 @with_appcontext
 def payouts_mark_paid(payout_id: int, reference: str) -> None:
     """The bank has paid it: a pending payout becomes paid, with the bank's reference."""
-    from affiliates.api.schemas import Reference
     from affiliates.extensions import db
     from affiliates.services import payouts
+    from affiliates.validation import Reference
 
     text = _valid(Reference, reference, "--reference")
     try:
@@ -430,9 +430,9 @@ def payouts_mark_paid(payout_id: int, reference: str) -> None:
 def payouts_mark_failed(payout_id: int, reason: str) -> None:
     """The transfer failed: a pending payout becomes failed and its amount returns to the
     partner's unpaid balance."""
-    from affiliates.api.schemas import Reference
     from affiliates.extensions import db
     from affiliates.services import payouts
+    from affiliates.validation import Reference
 
     text = _valid(Reference, reason, "--reason")
     try:

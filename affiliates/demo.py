@@ -14,7 +14,6 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from affiliates.api.schemas import PayoutDetailsIn
 from affiliates.database import utcnow
 from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, Payout, User
 from affiliates.security import hash_password
@@ -27,6 +26,7 @@ from affiliates.services import (
     program,
     promo_codes,
 )
+from affiliates.validation import PayoutDetailsIn
 from tracking.visitors import VisitorHasher, is_bot
 
 OFFER_SLUG = "romashka-shop"

@@ -18,6 +18,7 @@ from affiliates.api.schemas import MAX_ID
 from affiliates.exceptions import DomainError, Forbidden, NotFound, Unauthorized
 from affiliates.services import api_keys
 from affiliates.services.viewer import Viewer
+from affiliates.validation import validation_errors
 
 api = Blueprint("api", __name__)
 
@@ -101,16 +102,6 @@ def read_json() -> Any:
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else "The body is nested too deeply."
         raise BadRequest(f"The body is not valid JSON: {message[:200]}") from None
-
-
-def validation_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    """Pydantic's errors as the contract's [{field, message}]."""
-    errors = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = [str(part) for part in err["loc"] if not str(part).startswith("function-")]
-        name = ".".join(loc) or prefix or "body"
-        errors.append({"field": name, "message": err["msg"].removeprefix("Value error, ")})
-    return errors
 
 
 class Unprocessable(DomainError):

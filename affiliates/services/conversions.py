@@ -725,8 +725,8 @@ def record_pixel(args: Mapping[str, str], click_id: str | None, app: Any) -> Int
     """
     from pydantic import ValidationError
 
-    from affiliates.api.schemas import ConversionCreate
     from affiliates.extensions import db
+    from affiliates.validation import ConversionCreate
 
     fields = ("offer_id", "order_id", "amount", "type", "currency", "promo_code")
     # bounded, yet long enough that an oversized value fails validation instead of being cut

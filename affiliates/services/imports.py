@@ -13,11 +13,10 @@ import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from affiliates.api.core import validation_errors
-from affiliates.api.schemas import ConversionCreate
 from affiliates.exceptions import DomainError, Invalid
 from affiliates.services import conversions
 from affiliates.services.program import get_offer
+from affiliates.validation import ConversionCreate, validation_errors
 
 REQUIRED = ("order_id", "amount")
 OPTIONAL = (

@@ -1,0 +1,54 @@
+"""Conversions: the intake's body (defined in the domain, `affiliates.validation`), what the
+API answers, and the review and refund bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Timestamp
+from affiliates.validation import Id, Moment, PositiveMoneyIn
+
+
+class ConversionOut(Output):
+    id: int
+    offer_id: int
+    type: str
+    order_id: str
+    amount: Money
+    refunded_amount: Money
+    currency: str
+    status: str
+    partner_id: int | None
+    attribution: str | None
+    commission: Money
+    rule_id: int | None
+    rule_version: int | None
+    hold_until: Timestamp
+    occurred_at: Timestamp
+    reason: str | None
+    flags: list[str]
+    explanation: list[str]
+    source: str
+    created_at: Timestamp
+
+
+class ConversionQuery(ListQuery):
+    partner_id: Id | None = None
+    offer_id: Id | None = None
+    status: Literal["pending", "approved", "rejected", "reversed"] | None = None
+    from_: Moment | None = Field(None, alias="from")
+    to: Moment | None = None
+
+
+class RefundIn(Input):
+    amount: PositiveMoneyIn | None = Field(None, description="Omit for a full refund.")
+
+
+class RejectIn(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ApproveIn(Input):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
