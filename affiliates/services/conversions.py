@@ -255,20 +255,6 @@ def _earned(
     )  # fmt: skip
 
 
-def _binding(conversion: NewConversion, earlier: engine.CustomerTouch | None) -> NewBinding | None:
-    """The customer bound to the conversion's partner, unless a live binding exists (the
-    first one wins) or there is no one to bind."""
-    key, partner_id, at = conversion.customer_key, conversion.partner_id, conversion.occurred_at
-    if partner_id is None or conversion.status != "pending" or key is None:
-        return None
-    if earlier is None:
-        return NewBinding(conversion.offer_id, key, partner_id, at)
-    if at - earlier.attributed_at > engine.CUSTOMER_BINDING:
-        return NewBinding(conversion.offer_id, key, partner_id, at,
-                          lapsed_before=at - engine.CUSTOMER_BINDING)  # fmt: skip
-    return None
-
-
 def _same_or_conflict(found: Any, amount: Decimal) -> Intake:
     if found.amount != amount:
         raise Conflict(
@@ -290,6 +276,20 @@ def _items(items: Any) -> list[dict[str, Any]] | None:
         }
         for item in items
     ]
+
+
+def _binding(conversion: NewConversion, earlier: engine.CustomerTouch | None) -> NewBinding | None:
+    """The customer bound to the conversion's partner, unless a live binding exists (the
+    first one wins) or there is no one to bind."""
+    key, partner_id, at = conversion.customer_key, conversion.partner_id, conversion.occurred_at
+    if partner_id is None or conversion.status != "pending" or key is None:
+        return None
+    if earlier is None:
+        return NewBinding(conversion.offer_id, key, partner_id, at)
+    if at - earlier.attributed_at > engine.CUSTOMER_BINDING:
+        return NewBinding(conversion.offer_id, key, partner_id, at,
+                          lapsed_before=at - engine.CUSTOMER_BINDING)  # fmt: skip
+    return None
 
 
 def get(session: Session, conversion_id: int, partner_id: int | None = None) -> Conversion:

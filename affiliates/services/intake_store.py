@@ -297,7 +297,6 @@ class IntakeStore:
         else:
             bind = sql.rebind, sql.binding_values(binding)
         audit = sql.audit_values(entry)
-        driver = self._driver
         # the read of the touches may have begun a transaction (PostgreSQL): the writes join it
         with _WRITERS.turn(self.connection):
             try:
@@ -312,7 +311,7 @@ class IntakeStore:
                 except IntegrityError as exc:
                     if not _is_unique_violation(exc.orig):
                         raise
-                    driver.rollback()
+                    self._rollback()
                     return None
                 if bind is not None:
                     bind[1]["conversion_id"] = new_id
@@ -320,15 +319,20 @@ class IntakeStore:
                 audit["entity_id"] = new_id
                 self._run(sql.insert_audit, audit)
                 # committed in the turn, so the next writer finds SQLite's lock free
-                driver.commit()
+                self._driver.commit()
             except BaseException:
                 # end the write transaction before leaving the queue, so the next writer is
                 # not made to poll for SQLite's lock
-                driver.rollback()
+                self._rollback()
                 raise
         return int(new_id)
 
     # the driver ----------------------------------------------------------------------------
+
+    def _rollback(self) -> None:
+        """End the driver's transaction (a lost connection has none left to end)."""
+        if not self.connection.invalidated:
+            self._driver.rollback()
 
     def _run(self, sql: str, params: Mapping[str, Any], rowcount: bool = False) -> Any:
         """Execute one statement in the store's transaction: its rows (or its row count);

@@ -262,19 +262,29 @@ def test_an_integrity_error_that_is_no_repeat_is_raised_as_sqlalchemys():
     assert _count(Conversion) == 1
 
 
-def test_a_lost_connection_is_an_operational_error_and_the_next_use_reconnects(database_url):
+def _drop(database_url: str, store: intake_store.IntakeStore) -> None:
+    """What a database restart does to the store's connection."""
+    pid = store.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    store.connection.rollback()
+    killer = create_engine(database_url, poolclass=NullPool)
+    with killer.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    killer.dispose()
+
+
+@pytest.mark.parametrize("use", ["read", "write"])
+def test_a_lost_connection_is_an_operational_error_and_the_next_use_reconnects(database_url, use):
     if not database_url.startswith("postgresql"):
         pytest.skip("a file database does not drop its connections")
     offer = OfferFactory()
     with intake_store.connect(db.engine) as store:
-        pid = store.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        store.connection.rollback()
-        killer = create_engine(database_url, poolclass=NullPool)
-        with killer.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        killer.dispose()
+        _drop(database_url, store)
         with pytest.raises(OperationalError) as raised:
-            store.touches(offer.id, "sale", None, None, None)
+            if use == "read":
+                store.touches(offer.id, "sale", None, None, None)
+            else:
+                store.write(_new(offer.id), None, _entry())
         assert raised.value.connection_invalidated and store.connection.invalidated
     with intake_store.connect(db.engine) as store:
         assert store.touches(offer.id, "sale", None, None, None) is not None
+        assert store.write(_new(offer.id), None, _entry()) is not None
