@@ -240,6 +240,7 @@ def _conversions(
     a few arrive suspiciously fast; older ones are approved after their hold."""
     rng = random.Random(7)  # noqa: S311 - demo data, not security
     secret = current_app.config["IP_HASH_KEY"]
+    bind = session.get_bind().engine  # the intake works on a connection of its own
     now = utcnow()
     humans = [c for c in clicks if not c["is_bot"]]
     made: list[int] = []
@@ -265,7 +266,7 @@ def _conversions(
         if not lead and rng.random() < 0.25:
             data["promo_code"] = "ANNA10" if click["partner_id"] == partners[0].id else "OPT15"
         made.append(
-            conversions.record(session, data, actor="demo", secret=secret, now=now).conversion.id
+            conversions.record(bind, data, actor="demo", secret=secret, now=now).conversion.id
         )
     for n in range(120):  # the shop's till: offline sales with its promo code, no click
         occurred = now - dt.timedelta(days=rng.randrange(1, DAYS), hours=rng.randrange(24))
@@ -277,7 +278,7 @@ def _conversions(
             "occurred_at": occurred,
         }
         made.append(
-            conversions.record(session, data, actor="demo", secret=secret, now=now).conversion.id
+            conversions.record(bind, data, actor="demo", secret=secret, now=now).conversion.id
         )
     for conversion_id in rng.sample(made, k=len(made) // 12):  # refunds, full and partial
         conversion = session.get_one(Conversion, conversion_id)

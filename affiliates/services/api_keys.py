@@ -9,8 +9,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import Session
 
 from affiliates.database import utcnow
 from affiliates.exceptions import Invalid
@@ -85,8 +85,9 @@ _cache: dict[str, tuple[float, KeyInfo]] = {}
 _CACHE_SIZE = 1000
 
 
-def verify(session: Session | scoped_session[Session], key: str) -> KeyInfo | None:
-    """The live key matching `key`, or None."""
+def verify(bind: Engine, key: str) -> KeyInfo | None:
+    """The live key matching `key`, or None; read on a short connection of its own (from
+    the pool), unless this process verified the key a moment ago."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or not _PREFIX.fullmatch(parts[1]):
         return None
@@ -97,7 +98,8 @@ def verify(session: Session | scoped_session[Session], key: str) -> KeyInfo | No
     cached = _cache.get(digest)
     if cached is not None and cached[0] > now:
         return cached[1]
-    row = session.execute(_BY_PREFIX, {"prefix": parts[1]}).first()
+    with bind.connect() as conn:
+        row = conn.execute(_BY_PREFIX, {"prefix": parts[1]}).first()
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.key_hash, digest):

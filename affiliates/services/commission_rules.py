@@ -10,11 +10,10 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import Connection, Table, bindparam, func, or_, select
+from sqlalchemy import Connection, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from affiliates import commissions
-from affiliates.database import Prepared, connection_of
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import CommissionRule, CommissionRuleVersion, Conversion, Offer, Partner
 from affiliates.models.commissions import RULE_FIELDS
@@ -176,14 +175,6 @@ def to_rule(rule: Any) -> commissions.Rule:
 
 
 _RULES_TABLE = cast(Table, CommissionRule.__table__)
-_RULE_COLUMNS = [column.key for column in _RULES_TABLE.columns]
-# prepared: every conversion intake reads its offer's rules
-_ACTIVE_RULES = Prepared(
-    select(_RULES_TABLE).where(
-        _RULES_TABLE.c.active.is_(True),
-        or_(_RULES_TABLE.c.offer_id == bindparam("offer_id"), _RULES_TABLE.c.offer_id.is_(None)),
-    )
-)
 
 
 def rules_for(
@@ -191,15 +182,15 @@ def rules_for(
 ) -> list[commissions.Rule]:
     """Active rules that may apply to an offer: its own and the program-wide ones.
 
-    Given the rules' `stamp` (read with other facts, see STAMP), a copy this process read
-    under the same stamp serves instead of a query.
+    Given the rules' `stamp` (a value that changes whenever any rule does, read with the
+    intake's other facts: see IntakeStore.touches), a copy this process read under the same
+    stamp serves instead of a query.
     """
     if stamp is not None:
         cached = _cache.get(offer_id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-    rows = _ACTIVE_RULES.execute(connection_of(session), {"offer_id": offer_id})
-    rules = [to_rule(SimpleNamespace(**dict(zip(_RULE_COLUMNS, row, strict=True)))) for row in rows]
+    rules = _active_rules(session, offer_id)
     if stamp is not None:
         if len(_cache) >= _CACHE_SIZE:
             _cache.clear()
@@ -207,15 +198,16 @@ def rules_for(
     return rules
 
 
-# Every change to the rules changes one of these: a new rule the count and the largest id, an
-# edit the versions' sum, any update (deactivation too) the latest updated_at. A statement
-# that reads them as columns tells the intake whether its copy of the rules is current.
-STAMP = [
-    select(func.count()).select_from(CommissionRule).scalar_subquery(),
-    select(func.max(CommissionRule.id)).scalar_subquery(),
-    select(func.sum(CommissionRule.version)).scalar_subquery(),
-    select(func.max(CommissionRule.updated_at)).scalar_subquery(),
-]
+def _active_rules(session: Session | Connection, offer_id: int) -> list[commissions.Rule]:
+    rows = session.execute(
+        select(_RULES_TABLE).where(
+            _RULES_TABLE.c.active.is_(True),
+            or_(_RULES_TABLE.c.offer_id == offer_id, _RULES_TABLE.c.offer_id.is_(None)),
+        )
+    )
+    return [to_rule(row) for row in rows]
+
+
 _cache: dict[int, tuple[tuple[Any, ...], list[commissions.Rule]]] = {}
 _CACHE_SIZE = 1000
 

@@ -56,6 +56,9 @@ def import_orders(
     get_offer(session, offer_id)
     report = ImportReport()
     malformed: set[int] = set()  # lines pandas skipped (too many fields), by line number
+    # The rows land on the intake's own connection: end the offer's read, or it would pin a
+    # connection (and SQLite's WAL, which no checkpoint could reset) for the whole file.
+    session.commit()
     try:
         # A context manager, so the file is closed also when a chunk raises; a row with
         # too many fields is skipped with a ParserWarning naming its line, caught here.
@@ -121,7 +124,7 @@ def _import_row(
     try:
         body = ConversionCreate.model_validate({"offer_id": offer_id, **data})
         intake = conversions.record(
-            session,
+            session.get_bind().engine,
             body.model_dump(exclude_none=True),
             actor="import-orders",
             secret=secret,

@@ -264,7 +264,7 @@ def test_a_payout_run_from_the_cli_pays_approved_conversions(runner, session):
                                       "value": Decimal("10")}, actor="tests")  # fmt: skip
     body = {"offer_id": offer.id, "order_id": "CLI-1", "amount": Decimal("20000.00"),
             "utm_source": partner.ref_code}  # fmt: skip
-    made = conversions.record(session, body, actor="tests", secret="s", now=T0).conversion
+    made = conversions.record(db.engine, body, actor="tests", secret="s", now=T0).conversion
     conversions.approve(session, made.id, actor="tests")
     result = invoke(runner, "run")
     assert "2000.00 RUB, 1 conversion, to card **** 1111" in result.output

@@ -25,14 +25,15 @@ MOMENTS = st.builds(
 @given(MOMENTS)
 def test_a_timestamp_binds_as_sqlalchemys_sqlite_text_of_its_utc_time(at):
     dialect = sqlite.dialect()
-    ours = UTCDateTime()._cached_bind_processor(dialect)
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     theirs = sqlite.DATETIME().bind_processor(dialect)
     utc = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
     assert ours(at) == theirs(utc.replace(tzinfo=None))
 
 
 def test_none_binds_as_null():
-    assert UTCDateTime()._cached_bind_processor(sqlite.dialect())(None) is None
+    dialect = sqlite.dialect()
+    assert UTCDateTime().dialect_impl(dialect).bind_processor(dialect)(None) is None
 
 
 def test_timestamps_round_trip_through_sqlite_as_the_same_instant(tmp_path):

@@ -132,8 +132,8 @@ def test_unchanged_rules_are_not_read_again_for_each_conversion(
     offer, partner = program
     rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent", value="5")
     reads = []
-    original = commission_rules._ACTIVE_RULES.execute
-    monkeypatch.setattr(commission_rules._ACTIVE_RULES, "execute",
+    original = commission_rules._active_rules
+    monkeypatch.setattr(commission_rules, "_active_rules",
                         lambda *args: reads.append(1) or original(*args))  # fmt: skip
     for n in range(5):
         assert convert(client, admin_headers, offer, partner, f"N-{n}")["commission"] == "50.00"

@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from affiliates import database
 from affiliates.database import WAL_BACKSTOP_PAGES, Checkpointer, make_engine
+from affiliates.database import sqlite as sqlite_specifics
 
 
 def _checkpointers() -> list[threading.Thread]:
@@ -62,7 +62,7 @@ def test_each_process_runs_one_checkpointer_started_by_its_first_connection(tmp_
     assert len(_checkpointers()) == before + 1
     first = checkpointer._stop
     # a forked worker has another pid: it starts its own
-    monkeypatch.setattr(database.os, "getpid", lambda: -1)
+    monkeypatch.setattr(sqlite_specifics.os, "getpid", lambda: -1)
     checkpointer.ensure_running()
     assert len(_checkpointers()) == before + 2
     checkpointer.stop()

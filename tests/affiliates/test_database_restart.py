@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from affiliates.extensions import db
 from affiliates.models import Click, Conversion
-from affiliates.services import conversions
+from affiliates.services.intake_store import IntakeStore
 from tests.factories import LinkFactory, OfferFactory, PartnerFactory
 
 
@@ -90,7 +90,7 @@ def test_a_database_that_does_not_answer_is_a_503_problem_with_retry_after(
     def unreachable(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(conversions, "_touches", unreachable)
+    monkeypatch.setattr(IntakeStore, "touches", unreachable)
     response = client.post(
         "/api/v1/conversions",
         json={"offer_id": offer.id, "order_id": "U-1", "amount": "10.00"},
