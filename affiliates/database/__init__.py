@@ -11,10 +11,8 @@ from affiliates.database.sqlite import (
     sqlite_timestamp,
 )
 from affiliates.database.types import NAMING_CONVENTION, Base, Money, Percent, UTCDateTime, utcnow
-from affiliates.money import CENT  # (its home is affiliates.money; some still import it here)
 
 __all__ = [
-    "CENT",
     "NAMING_CONVENTION",
     "WAL_BACKSTOP_PAGES",
     "Base",

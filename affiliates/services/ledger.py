@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from affiliates.database import CENT
 from affiliates.exceptions import Invalid, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
-from affiliates.money import ZERO
+from affiliates.money import CENT, ZERO
 from affiliates.services import audit
 from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.program import get_partner
