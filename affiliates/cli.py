@@ -483,8 +483,8 @@ def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=None, type=click.IntRange(1, 256),
-              help="Worker processes (default: 1 per CPU + 1 on SQLite, 2 per CPU + 1 on "
-                   "PostgreSQL).")  # fmt: skip
+              help="Worker processes (default: 1 per CPU and at least 2 on SQLite, 2 per CPU "
+                   "+ 1 on PostgreSQL).")  # fmt: skip
 @click.option("--worker-class", default="sync", type=click.Choice(["sync", "gthread"]),
               show_default=True)  # fmt: skip
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))

@@ -22,6 +22,7 @@ from affiliates.database import normalise_url
 from affiliates.extensions import db
 from affiliates.models import Base
 from affiliates.services import api_keys, commission_rules
+from tests.helpers import T0, Clock
 
 
 def _database_url(tmp_dir: Path) -> str:
@@ -82,6 +83,14 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The services' clock pinned to T0; the test moves it with `clock.now = ...`."""
+    pinned = Clock(T0)
+    monkeypatch.setitem(app.extensions, "clock", pinned)
+    return pinned
 
 
 @pytest.fixture

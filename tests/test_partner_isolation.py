@@ -10,7 +10,6 @@ were afterwards. A route the walk cannot classify fails it, so no new route slip
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +27,8 @@ from tests.factories import (
     PromoCodeFactory,
     partner_key,
 )
+from tests.helpers import sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 # Routes for anyone: nothing in them belongs to a partner.
 PUBLIC = {"/r/<code>", "/p/conversion.gif", "/healthz", "/api/v1/openapi.json", "/"}
 # A body each write route accepts from its owner, so only ownership can refuse it.
@@ -55,9 +54,7 @@ LIST_QUERIES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def _world(client, admin_headers, offer, name: str) -> dict[str, Any]:
@@ -70,12 +67,8 @@ def _world(client, admin_headers, offer, name: str) -> dict[str, Any]:
     redirect = client.get(f"/r/{link.code}?sub_id={name}sub",
                           headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)"})  # fmt: skip
     assert redirect.status_code == 302
-    conversion = client.post(
-        "/api/v1/conversions",
-        json={"offer_id": offer.id, "order_id": f"{name}-order", "amount": "20000.00",
-              "promo_code": promo.code, "customer_id": f"{name}-customer"},
-        headers=admin_headers,
-    ).json  # fmt: skip
+    conversion = sale(client, admin_headers, offer, f"{name}-order", "20000.00",
+                      promo_code=promo.code, customer_id=f"{name}-customer")  # fmt: skip
     assert conversion["partner_id"] == partner.id, conversion
     approved = client.post(f"/api/v1/conversions/{conversion['id']}/approve", json={},
                            headers=admin_headers)  # fmt: skip

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from affiliates.models import AuditEntry, CommissionRule, CommissionRuleVersion, Conversion
 from tests.conftest import bearer
 from tests.factories import OfferFactory, PartnerFactory, partner_key
+from tests.helpers import T0, iso, sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 MONTH_START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 PROBLEM = "application/problem+json"
 NBSP = "\u00a0"
@@ -22,10 +22,7 @@ PREVIEW = "/api/v1/commission-rules/preview"
 _orders = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    """Services read the time from app.extensions['clock']: pin it to T0."""
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 @pytest.fixture
@@ -36,10 +33,6 @@ def offer():
 @pytest.fixture
 def partner():
     return PartnerFactory()
-
-
-def iso(at: dt.datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def create(client, headers, **fields):
@@ -519,19 +512,9 @@ def test_preview_tiers_count_conversions_recorded_through_the_api(
 ):
     created(client, admin_headers, offer_id=offer.id, **TIERED)
     for n in range(4):
-        response = client.post(
-            "/api/v1/conversions",
-            json={
-                "offer_id": offer.id,
-                "order_id": f"api-{n}",
-                "amount": "100.00",
-                "utm_source": partner.ref_code,
-                "occurred_at": iso(T0 - dt.timedelta(hours=n + 1)),
-            },
-            headers=conversions_headers,
-        )
-        assert response.status_code in (200, 201), response.get_data(as_text=True)
-        assert response.get_json()["partner_id"] == partner.id
+        body = sale(client, conversions_headers, offer, f"api-{n}", "100.00", partner=partner,
+                    occurred_at=T0 - dt.timedelta(hours=n + 1))  # fmt: skip
+        assert body["partner_id"] == partner.id
     assert preview(client, admin_headers, offer, partner)["commission"] == "200.00"
 
 

@@ -24,6 +24,7 @@ from tests.factories import (
     PromoCodeFactory,
     partner_key,
 )
+from tests.helpers import sale
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"
@@ -488,12 +489,7 @@ def _objects(client, admin) -> dict:
     partner = PayablePartnerFactory()
     link = LinkFactory(partner=partner, offer=offer)
     code = PromoCodeFactory(partner=partner, offer=offer)
-    conversion = client.post(
-        "/api/v1/conversions",
-        json={"offer_id": offer.id, "order_id": f"order-{offer.id}", "amount": "1499.00"},
-        headers=admin,
-    )
-    assert conversion.status_code == 201, conversion.get_data(as_text=True)
+    conversion = sale(client, admin, offer, f"order-{offer.id}", "1499.00")
     rule = client.post(
         "/api/v1/commission-rules",
         json={"offer_id": offer.id, "type": "sale", "kind": "percent", "value": "10"},
@@ -516,7 +512,7 @@ def _objects(client, admin) -> dict:
         "partner_id": partner.id,
         "link_id": link.id,
         "code": code.code,
-        "conversion_id": conversion.get_json()["id"],
+        "conversion_id": conversion["id"],
         "partner_headers": bearer(partner_key(partner)),
     }
 

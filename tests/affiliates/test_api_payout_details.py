@@ -3,7 +3,6 @@ way in, masked on the way out, audited on every change, and only ever the partne
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 from typing import Any
@@ -16,8 +15,7 @@ from affiliates.extensions import db
 from affiliates.models import AuditEntry, PayoutDetails
 from tests.conftest import bearer
 from tests.factories import PartnerFactory, partner_key
-
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+from tests.helpers import T0
 
 BANK = {"method": "bank_transfer", "holder_name": "ООО «Ромашка»", "bank_name": "ПАО Сбербанк",
         "bic": "044525225", "account_number": "40702810200000012345",
@@ -28,9 +26,7 @@ SBP = {"method": "sbp", "holder_name": "Иван Петров", "bank_name": "Т
 FULL_NUMBERS = ("40702810200000012345", "4111111111111111", "79123456789", "9123456789")
 
 
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def url(partner_id: int) -> str:

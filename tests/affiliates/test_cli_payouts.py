@@ -4,7 +4,6 @@ through the same services as the API; bad input is a message and a non-zero exit
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from decimal import Decimal
 
@@ -15,13 +14,9 @@ from affiliates.extensions import db
 from affiliates.models import AuditEntry, Payout
 from affiliates.services import commission_rules, conversions, ledger
 from tests.factories import OfferFactory, PartnerFactory, PayablePartnerFactory
+from tests.helpers import T0
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def invoke(runner, *args):  # type: ignore[no-untyped-def]

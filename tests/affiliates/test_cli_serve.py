@@ -53,3 +53,10 @@ def test_serve_takes_the_workers_it_is_given(runner, monkeypatch):
     monkeypatch.setattr("affiliates.cli.os.execv", lambda path, argv: started.append(argv))
     assert runner.invoke(args=["serve", "--workers", "7"]).exit_code == 0
     assert started[0][started[0].index("--workers") + 1] == "7"
+
+
+def test_serve_help_names_the_default_workers_the_code_starts(runner):
+    result = runner.invoke(args=["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    help_text = " ".join(result.output.split())
+    assert "1 per CPU and at least 2 on SQLite, 2 per CPU + 1 on PostgreSQL" in help_text

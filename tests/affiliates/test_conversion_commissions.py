@@ -9,6 +9,7 @@ import pytest
 from affiliates.extensions import db
 from affiliates.models import Conversion
 from tests.factories import OfferFactory, PartnerFactory
+from tests.helpers import sale
 
 
 @pytest.fixture
@@ -24,19 +25,11 @@ def rule(client, headers, **body):  # type: ignore[no-untyped-def]
     return response.json
 
 
-def convert(client, headers, offer, partner, order_id, **extra):  # type: ignore[no-untyped-def]
-    body = {"offer_id": offer.id, "order_id": order_id, "amount": "1000.00",
-            "utm_source": partner.ref_code, **extra}  # fmt: skip
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.json
-    return response.json
-
-
 def test_a_conversion_earns_its_rule_and_says_why(client, admin_headers, program):
     offer, partner = program
     paying = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent",
                   value="10")  # fmt: skip
-    result = convert(client, admin_headers, offer, partner, "A-1")
+    result = sale(client, admin_headers, offer, "A-1", partner=partner)
     assert result["commission"] == "100.00"
     assert (result["rule_id"], result["rule_version"]) == (paying["id"], 1)
     assert result["explanation"][-1] == "10% of 1\u00a0000.00 RUB = 100.00 RUB"
@@ -45,7 +38,7 @@ def test_a_conversion_earns_its_rule_and_says_why(client, admin_headers, program
 def test_a_new_customers_commission_is_capped_at_the_target_cac(client, admin_headers, program):
     offer, partner = program
     rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent", value="10")
-    result = convert(client, admin_headers, offer, partner, "A-2", new_customer=True)
+    result = sale(client, admin_headers, offer, "A-2", partner=partner, new_customer=True)
     assert result["commission"] == "80.00"
     assert "capped at the target CAC" in result["explanation"][-1]
 
@@ -54,10 +47,10 @@ def test_editing_a_rule_never_changes_a_commission_already_given(client, admin_h
     offer, partner = program
     paying = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="fixed",
                   value="150.00")  # fmt: skip
-    before = convert(client, admin_headers, offer, partner, "A-3")
+    before = sale(client, admin_headers, offer, "A-3", partner=partner)
     client.patch(f"/api/v1/commission-rules/{paying['id']}", json={"value": "300.00"},
                  headers=admin_headers)  # fmt: skip
-    after = convert(client, admin_headers, offer, partner, "A-4")
+    after = sale(client, admin_headers, offer, "A-4", partner=partner)
     again = client.get(f"/api/v1/conversions/{before['id']}", headers=admin_headers).json
     assert (again["commission"], again["rule_version"]) == ("150.00", 1)
     assert (after["commission"], after["rule_version"]) == ("300.00", 2)
@@ -69,7 +62,7 @@ def test_a_partial_refund_recomputes_with_the_rule_version_the_conversion_got(
     offer, partner = program
     paying = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="percent",
                   value="5")  # fmt: skip
-    result = convert(client, admin_headers, offer, partner, "A-5")
+    result = sale(client, admin_headers, offer, "A-5", partner=partner)
     client.patch(f"/api/v1/commission-rules/{paying['id']}", json={"value": "50"},
                  headers=admin_headers)  # fmt: skip
     refunded = client.post(f"/api/v1/conversions/{result['id']}/refund",
@@ -82,11 +75,9 @@ def test_a_partial_refund_recomputes_with_the_rule_version_the_conversion_got(
 def test_organic_and_rejected_conversions_earn_nothing(client, admin_headers, program):
     offer, partner = program
     rule(client, admin_headers, type="sale", kind="fixed", value="100.00")
-    organic = client.post("/api/v1/conversions",
-                          json={"offer_id": offer.id, "order_id": "O-1", "amount": "500.00"},
-                          headers=admin_headers).json  # fmt: skip
+    organic = sale(client, admin_headers, offer, "O-1", "500.00")
     assert (organic["partner_id"], organic["commission"]) == (None, "0.00")
-    own = convert(client, admin_headers, offer, partner, "O-2", customer_email=partner.email)
+    own = sale(client, admin_headers, offer, "O-2", partner=partner, customer_email=partner.email)
     assert (own["status"], own["commission"]) == ("rejected", "0.00")
 
 
@@ -95,7 +86,7 @@ def test_a_tier_pays_from_the_partners_nth_conversion_this_month(client, admin_h
     rule(client, admin_headers, offer_id=offer.id, type="lead", kind="fixed", value="100.00",
          tiers=[{"min_conversions": 2, "value": "250.00"}])  # fmt: skip
     paid = [
-        convert(client, admin_headers, offer, partner, f"L-{n}", type="lead", amount="0.00")
+        sale(client, admin_headers, offer, f"L-{n}", partner=partner, type="lead", amount="0.00")
         for n in range(3)
     ]
     assert [p["commission"] for p in paid] == ["100.00", "100.00", "250.00"]
@@ -110,18 +101,18 @@ def test_every_change_to_the_rules_reaches_the_very_next_conversion(client, admi
     offer, partner = program
     first = rule(client, admin_headers, offer_id=offer.id, type="sale", kind="fixed",
                  value="100.00")  # fmt: skip
-    assert convert(client, admin_headers, offer, partner, "S-1")["commission"] == "100.00"
+    assert sale(client, admin_headers, offer, "S-1", partner=partner)["commission"] == "100.00"
     client.patch(f"/api/v1/commission-rules/{first['id']}", json={"value": "120.00"},
                  headers=admin_headers)  # fmt: skip
-    assert convert(client, admin_headers, offer, partner, "S-2")["commission"] == "120.00"
+    assert sale(client, admin_headers, offer, "S-2", partner=partner)["commission"] == "120.00"
     rule(client, admin_headers, offer_id=offer.id, type="sale", kind="fixed", value="130.00",
          priority=5)  # fmt: skip
-    assert convert(client, admin_headers, offer, partner, "S-3")["commission"] == "130.00"
+    assert sale(client, admin_headers, offer, "S-3", partner=partner)["commission"] == "130.00"
     rule(client, admin_headers, type="sale", kind="fixed", value="500.00", priority=9)
-    assert convert(client, admin_headers, offer, partner, "S-4")["commission"] == "500.00"
+    assert sale(client, admin_headers, offer, "S-4", partner=partner)["commission"] == "500.00"
     for each in client.get("/api/v1/commission-rules", headers=admin_headers).json["items"]:
         client.delete(f"/api/v1/commission-rules/{each['id']}", headers=admin_headers)
-    assert convert(client, admin_headers, offer, partner, "S-5")["commission"] == "0.00"
+    assert sale(client, admin_headers, offer, "S-5", partner=partner)["commission"] == "0.00"
 
 
 def test_unchanged_rules_are_not_read_again_for_each_conversion(
@@ -136,5 +127,7 @@ def test_unchanged_rules_are_not_read_again_for_each_conversion(
     monkeypatch.setattr(commission_rules, "_active_rules",
                         lambda *args: reads.append(1) or original(*args))  # fmt: skip
     for n in range(5):
-        assert convert(client, admin_headers, offer, partner, f"N-{n}")["commission"] == "50.00"
+        assert (
+            sale(client, admin_headers, offer, f"N-{n}", partner=partner)["commission"] == "50.00"
+        )
     assert len(reads) == 1

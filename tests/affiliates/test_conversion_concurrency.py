@@ -6,7 +6,6 @@ connection, as under a multi-threaded server; a Barrier starts them together.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,13 +16,9 @@ from sqlalchemy import func, select
 from affiliates.extensions import db
 from affiliates.models import AuditEntry, Conversion, CustomerBinding, PromoCode
 from tests.factories import OfferFactory, PartnerFactory, PromoCodeFactory
+from tests.helpers import sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def race(app, bodies: list[dict[str, Any]], headers: dict[str, str]) -> list[Any]:
@@ -137,9 +132,7 @@ def test_racing_partial_refunds_never_refund_more_than_the_amount_nor_lose_one(
     app, session, client, conversions_headers
 ):
     offer = OfferFactory()
-    body = {"offer_id": offer.id, "order_id": "R-1", "amount": "1000.00"}
-    created = client.post("/api/v1/conversions", headers=conversions_headers, json=body)
-    conversion_id = created.get_json()["id"]
+    conversion_id = sale(client, conversions_headers, offer, "R-1", "1000.00")["id"]
     barrier = threading.Barrier(6)
     statuses: list[Any] = []
 

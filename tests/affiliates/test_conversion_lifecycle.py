@@ -6,36 +6,15 @@ import datetime as dt
 import itertools
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from affiliates.models import AuditEntry, Click, Conversion
+from affiliates.models import AuditEntry, Conversion
 from tests.conftest import bearer
 from tests.factories import LinkFactory, OfferFactory, PartnerFactory, partner_key
+from tests.helpers import T0, add_click, iso, sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-_ids = itertools.count()
-
-
-class Clock:
-    """The clock services read (app.extensions['clock']), moved by the test."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch) -> Clock:
-    pinned = Clock(T0)
-    monkeypatch.setitem(app.extensions, "clock", pinned)
-    return pinned
-
-
-def iso(at: dt.datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def fresh(session, conversion_id) -> Conversion:
@@ -53,25 +32,6 @@ def trail(session, conversion_id) -> list[AuditEntry]:
             .order_by(AuditEntry.id)
         )
     )
-
-
-def add_click(session, link, at) -> str:
-    click_id = f"l{next(_ids):020d}"
-    session.execute(
-        insert(Click),
-        [{"id": click_id, "link_id": link.id, "partner_id": link.partner_id,
-          "offer_id": link.offer_id, "created_at": at, "ip_hash": "ip", "visitor_key": "v",
-          "is_bot": False, "attributable": True}],
-    )  # fmt: skip
-    session.commit()
-    return click_id
-
-
-def sale(client, headers, offer, order_id="A-1", amount="1000.00", **extra) -> dict:
-    body = {"offer_id": offer.id, "order_id": order_id, "amount": amount, **extra}
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
 
 
 def act(client, headers, conversion_id, action, payload=None):

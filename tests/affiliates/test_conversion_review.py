@@ -9,18 +9,11 @@ from sqlalchemy import select
 from affiliates.extensions import db
 from affiliates.models import AuditEntry, Conversion
 from tests.factories import LinkFactory, OfferFactory
-
-
-def _conversion(client, headers, **extra):  # type: ignore[no-untyped-def]
-    offer = extra.pop("offer", None) or OfferFactory()
-    body = {"offer_id": offer.id, "order_id": "R-1", "amount": "100.00", **extra}
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.json
-    return response.json
+from tests.helpers import sale
 
 
 def test_racing_approve_and_reject_leave_one_consistent_outcome(app, client, admin_headers):
-    conversion = _conversion(client, admin_headers)
+    conversion = sale(client, admin_headers, OfferFactory(), "R-1", "100.00")
     barrier = threading.Barrier(2)
     answers: dict[str, int] = {}
 
@@ -65,21 +58,10 @@ def test_a_sale_after_a_lead_through_the_same_click_is_not_a_reused_click(client
         f"/r/{link.code}", headers={"User-Agent": "Mozilla/5.0 (X11; Linux) Chrome/131.0"}
     ).headers["Location"]
     click_id = location.rsplit("aff_click_id=", 1)[1]
-    lead = _conversion(client, admin_headers, offer=offer, type="lead", order_id="L-1",
-                       click_id=click_id, amount="0.00")  # fmt: skip
+    lead = sale(client, admin_headers, offer, "L-1", "0.00", type="lead", click_id=click_id)
     assert lead["attribution"] == "click"
     assert "click_reused" not in lead["flags"]
-    sale = client.post(
-        "/api/v1/conversions",
-        json={"offer_id": lead["offer_id"], "order_id": "S-1", "amount": "900.00",
-              "click_id": click_id},
-        headers=admin_headers,
-    ).json  # fmt: skip
-    assert "click_reused" not in sale["flags"]
-    second = client.post(
-        "/api/v1/conversions",
-        json={"offer_id": lead["offer_id"], "order_id": "S-2", "amount": "900.00",
-              "click_id": click_id},
-        headers=admin_headers,
-    ).json  # fmt: skip
+    first = sale(client, admin_headers, offer, "S-1", "900.00", click_id=click_id)
+    assert "click_reused" not in first["flags"]
+    second = sale(client, admin_headers, offer, "S-2", "900.00", click_id=click_id)
     assert "click_reused" in second["flags"]

@@ -10,12 +10,7 @@ from sqlalchemy import func, select
 from affiliates.models import AuditEntry, Conversion, PromoCode
 from tests.factories import OfferFactory, PartnerFactory, PromoCodeFactory
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def write(tmp_path, text: str, name: str = "orders.csv") -> str:

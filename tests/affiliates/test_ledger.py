@@ -14,13 +14,9 @@ from affiliates.models import AuditEntry, LedgerEntry
 from affiliates.services import conversions
 from tests.conftest import bearer
 from tests.factories import OfferFactory, PartnerFactory, partner_key
+from tests.helpers import T0, sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 @pytest.fixture
@@ -34,14 +30,6 @@ def program(client, admin_headers):  # type: ignore[no-untyped-def]
     )
     assert response.status_code == 201, response.json
     return offer, partner
-
-
-def convert(client, headers, offer, partner, order_id, amount="1000.00"):  # type: ignore[no-untyped-def]
-    body = {"offer_id": offer.id, "order_id": order_id, "amount": amount,
-            "utm_source": partner.ref_code}  # fmt: skip
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def post(client, headers, path, body=None):  # type: ignore[no-untyped-def]
@@ -64,13 +52,13 @@ def balance(client, headers, partner):  # type: ignore[no-untyped-def]
 
 def test_a_pending_conversion_has_no_ledger_entry(client, admin_headers, program):
     offer, partner = program
-    convert(client, admin_headers, offer, partner, "L-0")
+    sale(client, admin_headers, offer, "L-0", partner=partner)
     assert entries() == []
 
 
 def test_approving_a_conversion_writes_its_commission_entry(client, admin_headers, program):
     offer, partner = program
-    conversion = convert(client, admin_headers, offer, partner, "L-1")
+    conversion = sale(client, admin_headers, offer, "L-1", partner=partner)
     assert (
         post(client, admin_headers, f"/conversions/{conversion['id']}/approve").status_code == 200
     )
@@ -82,7 +70,7 @@ def test_approving_a_conversion_writes_its_commission_entry(client, admin_header
 
 def test_approve_due_writes_the_commission_entry_once(client, admin_headers, program):
     offer, partner = program
-    conversion = convert(client, admin_headers, offer, partner, "L-2")
+    conversion = sale(client, admin_headers, offer, "L-2", partner=partner)
     later = T0 + dt.timedelta(days=offer.hold_days + 1)
     assert conversions.approve_due(db.session, later) == 1
     assert conversions.approve_due(db.session, later) == 0
@@ -93,7 +81,7 @@ def test_the_database_refuses_a_second_commission_entry_for_a_conversion(
     client, admin_headers, program
 ):
     offer, partner = program
-    conversion = convert(client, admin_headers, offer, partner, "L-3")
+    conversion = sale(client, admin_headers, offer, "L-3", partner=partner)
     post(client, admin_headers, f"/conversions/{conversion['id']}/approve")
     twice = LedgerEntry(partner_id=partner.id, currency="RUB", amount=Decimal("1.00"),
                         kind="commission", conversion_id=conversion["id"], actor="t")  # fmt: skip
@@ -105,7 +93,7 @@ def test_the_database_refuses_a_second_commission_entry_for_a_conversion(
 
 def test_a_partial_refund_after_approval_adds_a_negative_entry(client, admin_headers, program):
     offer, partner = program
-    conversion = convert(client, admin_headers, offer, partner, "L-4")
+    conversion = sale(client, admin_headers, offer, "L-4", partner=partner)
     post(client, admin_headers, f"/conversions/{conversion['id']}/approve")
     refund = post(client, admin_headers, f"/conversions/{conversion['id']}/refund",
                   {"amount": "400.00"})  # fmt: skip
@@ -121,7 +109,7 @@ def test_a_partial_refund_after_approval_adds_a_negative_entry(client, admin_hea
 
 def test_rejecting_an_approved_conversion_reverses_its_commission(client, admin_headers, program):
     offer, partner = program
-    conversion = convert(client, admin_headers, offer, partner, "L-5")
+    conversion = sale(client, admin_headers, offer, "L-5", partner=partner)
     post(client, admin_headers, f"/conversions/{conversion['id']}/approve")
     post(client, admin_headers, f"/conversions/{conversion['id']}/reject", {"reason": "fraud"})
     assert entries(conversion["id"]) == [
@@ -134,7 +122,7 @@ def test_a_refund_before_approval_only_lowers_the_commission_later_entered(
     client, admin_headers, program
 ):
     offer, partner = program
-    conversion = convert(client, admin_headers, offer, partner, "L-6")
+    conversion = sale(client, admin_headers, offer, "L-6", partner=partner)
     post(client, admin_headers, f"/conversions/{conversion['id']}/refund", {"amount": "500.00"})
     assert entries() == []
     post(client, admin_headers, f"/conversions/{conversion['id']}/approve")
@@ -143,8 +131,7 @@ def test_a_refund_before_approval_only_lowers_the_commission_later_entered(
 
 def test_an_organic_conversion_earns_no_entry(client, admin_headers, program):
     offer, _partner = program
-    body = {"offer_id": offer.id, "order_id": "L-7", "amount": "1000.00"}
-    conversion = client.post("/api/v1/conversions", json=body, headers=admin_headers).json
+    conversion = sale(client, admin_headers, offer, "L-7", "1000.00")
     post(client, admin_headers, f"/conversions/{conversion['id']}/approve")
     assert entries() == []
 

@@ -4,7 +4,6 @@ of the entries it claimed, also when payout runs race."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import threading
 from decimal import Decimal
@@ -20,13 +19,9 @@ from affiliates.models import AuditEntry, Conversion, LedgerEntry, Payout
 from affiliates.services import payouts as payouts_service
 from tests.conftest import bearer
 from tests.factories import OfferFactory, PartnerFactory, PayablePartnerFactory, partner_key
+from tests.helpers import sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def make_offer(client, headers):  # type: ignore[no-untyped-def]
@@ -40,20 +35,12 @@ def make_offer(client, headers):  # type: ignore[no-untyped-def]
     return offer
 
 
-def convert(client, headers, offer, partner, order_id, amount):  # type: ignore[no-untyped-def]
-    body = {"offer_id": offer.id, "order_id": order_id, "amount": amount,
-            "utm_source": partner.ref_code}  # fmt: skip
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.json
-    return response.json["id"]
-
-
 def post(client, headers, path, body=None):  # type: ignore[no-untyped-def]
     return client.post(f"/api/v1{path}", json=body if body is not None else {}, headers=headers)
 
 
 def approved(client, headers, offer, partner, order_id, amount):  # type: ignore[no-untyped-def]
-    conversion_id = convert(client, headers, offer, partner, order_id, amount)
+    conversion_id = sale(client, headers, offer, order_id, amount, partner=partner)["id"]
     assert post(client, headers, f"/conversions/{conversion_id}/approve").status_code == 200
     return conversion_id
 
@@ -93,8 +80,8 @@ def test_a_run_pays_partners_over_the_threshold_once(client, admin_headers):
 def test_a_run_never_pays_pending_or_rejected_conversions(client, admin_headers):
     offer = make_offer(client, admin_headers)
     partner = PayablePartnerFactory()
-    convert(client, admin_headers, offer, partner, "N-1", "5000.00")  # stays pending
-    rejected = convert(client, admin_headers, offer, partner, "N-2", "7000.00")
+    sale(client, admin_headers, offer, "N-1", "5000.00", partner=partner)  # stays pending
+    rejected = sale(client, admin_headers, offer, "N-2", "7000.00", partner=partner)["id"]
     post(client, admin_headers, f"/conversions/{rejected}/reject", {"reason": "fraud"})
     paid = approved(client, admin_headers, offer, partner, "N-3", "100.00")
     items = run(client, admin_headers, min_amount="0.01")
@@ -432,8 +419,8 @@ def test_any_history_pays_each_entry_at_most_once_and_exactly(client, admin_head
         if kind == "convert":
             order = f"H-{offer.id}-{n}"
             amount = f"{step[2]:.2f}"
-            conversion_ids.append(convert(client, admin_headers, offer, partners[step[1]], order,
-                                          amount))  # fmt: skip
+            answer = sale(client, admin_headers, offer, order, amount, partner=partners[step[1]])
+            conversion_ids.append(answer["id"])
         elif kind in ("approve", "reject", "refund") and conversion_ids:
             target = conversion_ids[step[1] % len(conversion_ids)]
             if kind == "approve":

@@ -14,6 +14,7 @@ from affiliates.models import AuditEntry, Conversion
 from affiliates.services import commission_rules, replay
 from tests.conftest import bearer
 from tests.factories import OfferFactory, PartnerFactory, partner_key
+from tests.helpers import sale
 
 T0 = dt.datetime(2026, 4, 5, 12, 0, tzinfo=dt.UTC)
 RECALCULATE = "/api/v1/commission-rules/recalculate"
@@ -22,9 +23,10 @@ MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
 
 
 @pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    """Services read the time from app.extensions['clock']: pin it to T0."""
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+def clock(clock):
+    """The services' clock, in April: March is a closed month."""
+    clock.now = T0
+    return clock
 
 
 @pytest.fixture
@@ -51,20 +53,6 @@ def publish(client, headers, offer, **fields) -> dict:
 def edit(client, headers, rule, **changes) -> dict:
     response = client.patch(f"{RULES}/{rule['id']}", json=changes, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def convert(client, headers, offer, partner, order_id, when, **extra) -> dict:
-    body = {
-        "offer_id": offer.id,
-        "order_id": order_id,
-        "amount": "1000.00",
-        "utm_source": partner.ref_code,
-        "occurred_at": when,
-        **extra,
-    }
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
 
 
@@ -101,7 +89,10 @@ def edited(client, admin_headers, offer, partner):
     """Five conversions earned 10% (100.00); the rule now says 12%. Two stay pending, the
     others are approved, rejected and refunded in full."""
     rule = publish(client, admin_headers, offer)
-    made = [convert(client, admin_headers, offer, partner, f"A-{n}", at(n + 1)) for n in range(5)]
+    made = [
+        sale(client, admin_headers, offer, f"A-{n}", partner=partner, occurred_at=at(n + 1))
+        for n in range(5)
+    ]
     assert {c["commission"] for c in made} == {"100.00"}
     ids = [c["id"] for c in made]
     for path, body in (("approve", {}), ("reject", {"reason": "fraud"}), ("refund", {})):
@@ -193,9 +184,11 @@ def test_only_the_period_and_the_offer_are_recalculated(
     rule, pending, _closed = edited
     other = OfferFactory(min_click_to_conversion_seconds=0)
     other_rule = publish(client, admin_headers, other)
-    elsewhere = convert(client, admin_headers, other, partner, "B-1", at(3))
+    elsewhere = sale(client, admin_headers, other, "B-1", partner=partner, occurred_at=at(3))
     edit(client, admin_headers, other_rule, value="50")
-    late = convert(client, admin_headers, offer, partner, "A-late", at(1, 0, month=4))
+    late = sale(
+        client, admin_headers, offer, "A-late", partner=partner, occurred_at=at(1, 0, month=4)
+    )
     edit(client, admin_headers, rule, value="15")
     result = recalculate(
         client, admin_headers, offer, **{"from": "2026-03-02", "to": "2026-03-31"}, dry_run=False
@@ -211,7 +204,10 @@ def test_recalculation_counts_tiers_as_the_engine_does(
     client, admin_headers, session, offer, partner
 ):
     first = publish(client, admin_headers, offer)
-    made = [convert(client, admin_headers, offer, partner, f"T-{n}", at(n + 1)) for n in range(3)]
+    made = [
+        sale(client, admin_headers, offer, f"T-{n}", partner=partner, occurred_at=at(n + 1))
+        for n in range(3)
+    ]
     client.post(
         f"/api/v1/conversions/{made[1]['id']}/reject",
         json={"reason": "fraud"},
@@ -239,7 +235,7 @@ def test_a_partly_refunded_pending_conversion_is_recalculated_on_what_remains(
     client, admin_headers, session, offer, partner
 ):
     rule = publish(client, admin_headers, offer)
-    made = convert(client, admin_headers, offer, partner, "R-1", at(3))
+    made = sale(client, admin_headers, offer, "R-1", partner=partner, occurred_at=at(3))
     client.post(
         f"/api/v1/conversions/{made['id']}/refund", json={"amount": "250.00"}, headers=admin_headers
     )

@@ -24,9 +24,10 @@ _orders = itertools.count()
 
 
 @pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    """Services read the time from app.extensions['clock']: pin it to T0."""
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
+def clock(clock):
+    """The services' clock, in April: March is a closed month."""
+    clock.now = T0
+    return clock
 
 
 @pytest.fixture

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
-from sqlalchemy import insert
 
-from affiliates.models import Click
 from affiliates.services import stats as stats_service
 from tests.conftest import bearer
 from tests.factories import (
@@ -18,40 +15,10 @@ from tests.factories import (
     PromoCodeFactory,
     partner_key,
 )
+from tests.helpers import T0, add_clicks
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 ZERO_MONEY = ("sales_amount", "commission_pending", "commission_approved", "commission_paid")
-_ids = itertools.count()
-
-
-def add_clicks(session, link, *times, visitor="v1", bot=False, **fields):
-    """Clicks on `link` at `times` by one visitor (its hashed IP + user agent)."""
-    rows = [
-        {
-            "id": f"test{next(_ids):020d}",
-            "link_id": link.id,
-            "partner_id": link.partner_id,
-            "offer_id": link.offer_id,
-            "created_at": at,
-            "ip_hash": f"ip-{visitor}",
-            "visitor_key": f"key-{visitor}",
-            "user_agent": "Googlebot/2.1" if bot else "Mozilla/5.0",
-            "referer": "",
-            "utm_source": link.utm_source,
-            "utm_medium": link.utm_medium,
-            "utm_campaign": fields.get("utm_campaign", link.utm_campaign),
-            "utm_content": link.utm_content,
-            "utm_term": None,
-            "sub_id": fields.get("sub_id", link.sub_id),
-            "params": None,
-            "is_bot": bot,
-            "attributable": not bot,
-        }
-        for at in times
-    ]
-    session.execute(insert(Click), rows)
-    session.commit()
 
 
 def get_stats(client, headers, **query):

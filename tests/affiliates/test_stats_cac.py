@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.factories import OfferFactory, PartnerFactory, PayablePartnerFactory
+from tests.helpers import sale
 
 
 def _setup(client, headers):  # type: ignore[no-untyped-def]
@@ -12,19 +13,13 @@ def _setup(client, headers):  # type: ignore[no-untyped-def]
     anna, shop = PartnerFactory(), PartnerFactory()
     terms = {"offer_id": offer.id, "type": "sale", "kind": "percent", "value": "10"}
     client.post("/api/v1/commission-rules", headers=headers, json=terms)
-
-    def sale(partner, order_id, amount, new):  # type: ignore[no-untyped-def]
-        body = {"offer_id": offer.id, "order_id": order_id, "amount": amount,
-                "utm_source": partner.ref_code, "new_customer": new}  # fmt: skip
-        response = client.post("/api/v1/conversions", json=body, headers=headers)
-        assert response.status_code == 201, response.json
-        return response.json
-
-    sale(anna, "A1", "1000.00", True)  # 100.00
-    sale(anna, "A2", "500.00", True)  # 50.00
-    sale(anna, "A3", "2000.00", False)  # 200.00, a returning customer
-    sale(shop, "S1", "3000.00", True)  # 300.00 capped at the target CAC 120.00
-    rejected = sale(shop, "S2", "700.00", True)
+    sale(client, headers, offer, "A1", "1000.00", partner=anna, new_customer=True)  # 100.00
+    sale(client, headers, offer, "A2", "500.00", partner=anna, new_customer=True)  # 50.00
+    # 200.00, a returning customer
+    sale(client, headers, offer, "A3", "2000.00", partner=anna, new_customer=False)
+    # 300.00 capped at the target CAC 120.00
+    sale(client, headers, offer, "S1", "3000.00", partner=shop, new_customer=True)
+    rejected = sale(client, headers, offer, "S2", "700.00", partner=shop, new_customer=True)
     client.post(f"/api/v1/conversions/{rejected['id']}/reject", json={"reason": "test"},
                 headers=headers)  # fmt: skip
     return offer, anna, shop
@@ -71,9 +66,7 @@ def test_paid_commission_moves_from_approved_to_paid_in_stats(client, admin_head
     partner = PayablePartnerFactory()
     terms = {"offer_id": offer.id, "type": "sale", "kind": "fixed", "value": "300.00"}
     client.post("/api/v1/commission-rules", headers=admin_headers, json=terms)
-    body = {"offer_id": offer.id, "order_id": "P-1", "amount": "1000.00",
-            "utm_source": partner.ref_code}  # fmt: skip
-    conversion = client.post("/api/v1/conversions", json=body, headers=admin_headers).json
+    conversion = sale(client, admin_headers, offer, "P-1", "1000.00", partner=partner)
     client.post(f"/api/v1/conversions/{conversion['id']}/approve", headers=admin_headers)
 
     def totals():  # type: ignore[no-untyped-def]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
-from affiliates.models import Click, Conversion
+from affiliates.models import Conversion
 from tests.conftest import bearer
 from tests.factories import (
     LinkFactory,
@@ -18,40 +17,10 @@ from tests.factories import (
     PromoCodeFactory,
     partner_key,
 )
+from tests.helpers import T0, add_click, iso, sale
 
-T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-_ids = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch):
-    monkeypatch.setitem(app.extensions, "clock", lambda: T0)
-
-
-def iso(at: dt.datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-def add_click(session, link, at, visitor) -> str:
-    click_id = f"s{next(_ids):020d}"
-    session.execute(
-        insert(Click),
-        [{"id": click_id, "link_id": link.id, "partner_id": link.partner_id,
-          "offer_id": link.offer_id, "created_at": at, "ip_hash": f"ip-{visitor}",
-          "visitor_key": f"key-{visitor}", "utm_campaign": link.utm_campaign,
-          "is_bot": False, "attributable": True}],
-    )  # fmt: skip
-    session.commit()
-    return click_id
-
-
-def sale(client, headers, offer, order_id, amount, at, **extra) -> dict:
-    body = {"offer_id": offer.id, "order_id": order_id, "amount": amount,
-            "occurred_at": iso(at), **extra}  # fmt: skip
-    response = client.post("/api/v1/conversions", json=body, headers=headers)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def set_commission(session, conversion_id: int, value: str) -> None:
@@ -76,25 +45,20 @@ def program(client, session, admin_headers, conversions_headers):
     partner = PartnerFactory()
     link = LinkFactory(offer=offer, partner=partner)
     clicks = [add_click(session, link, T0 - 3 * DAY, visitor=n) for n in range(4)]
-    session.execute(
-        insert(Click),
-        [{"id": "bot0000000000000000000", "link_id": link.id, "partner_id": partner.id,
-          "offer_id": offer.id, "created_at": T0 - 3 * DAY, "ip_hash": "b", "visitor_key": "b",
-          "user_agent": "Googlebot/2.1", "is_bot": True, "attributable": False}],
-    )  # fmt: skip
-    session.commit()
+    add_click(session, link, T0 - 3 * DAY, visitor="bot", bot=True)
     code = PromoCodeFactory(offer=offer, partner=partner, code="SALE10")
     PromoCodeFactory(offer=offer, partner=partner, code="UNUSED")
-    pending = sale(client, conversions_headers, offer, "c1", "1000.00", T0 - 2 * DAY,
+    pending = sale(client, conversions_headers, offer, "c1", "1000.00", occurred_at=T0 - 2 * DAY,
                    click_id=clicks[0])  # fmt: skip
-    approved = sale(client, conversions_headers, offer, "c2", "500.00", T0 - DAY,
+    approved = sale(client, conversions_headers, offer, "c2", "500.00", occurred_at=T0 - DAY,
                     click_id=clicks[1])  # fmt: skip
-    reversed_ = sale(client, conversions_headers, offer, "c3", "700.00", T0 - DAY,
+    reversed_ = sale(client, conversions_headers, offer, "c3", "700.00", occurred_at=T0 - DAY,
                      click_id=clicks[2])  # fmt: skip
-    rejected = sale(client, conversions_headers, offer, "c4", "300.00", T0 - DAY,
+    rejected = sale(client, conversions_headers, offer, "c4", "300.00", occurred_at=T0 - DAY,
                     click_id=clicks[3])  # fmt: skip
-    by_code = sale(client, conversions_headers, offer, "c5", "400.00", T0, promo_code="SALE10")
-    sale(client, conversions_headers, offer, "organic", "250.00", T0)
+    by_code = sale(client, conversions_headers, offer, "c5", "400.00", occurred_at=T0,
+                   promo_code="SALE10")  # fmt: skip
+    sale(client, conversions_headers, offer, "organic", "250.00", occurred_at=T0)
     refund = f"/api/v1/conversions/{approved['id']}/refund"
     assert client.post(refund, json={"amount": "200.00"},
                        headers=conversions_headers).status_code == 200  # fmt: skip
@@ -198,7 +162,7 @@ def test_conversion_rate_and_epc_are_zero_without_clicks(
 ):
     offer = OfferFactory()
     partner = PartnerFactory()
-    body = sale(client, conversions_headers, offer, "u1", "100.00", T0,
+    body = sale(client, conversions_headers, offer, "u1", "100.00", occurred_at=T0,
                 utm_source=partner.ref_code)  # fmt: skip
     totals = get_stats(client, admin_headers, partner_id=partner.id)["totals"]
     assert (totals["clicks"], totals["conversions"]) == (0, 1)

@@ -16,21 +16,7 @@ BROWSER = {
     "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
     "Gecko) Chrome/131.0.0.0 Safari/537.36"
 }
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture(autouse=True)
-def clock(app, monkeypatch) -> Clock:
-    pinned = Clock(dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC))
-    monkeypatch.setitem(app.extensions, "clock", pinned)
-    return pinned
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def assert_gif(response) -> None:

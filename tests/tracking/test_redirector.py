@@ -129,10 +129,10 @@ def test_cookie_holds_the_click_id_for_the_offers_attribution_window(client, day
 
 
 def test_click_records_link_partner_offer_utm_agent_referer_and_the_clocks_time(
-    app, client, session, monkeypatch
+    client, session, clock
 ):
     at = dt.datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
-    monkeypatch.setitem(app.extensions, "clock", lambda: at)
+    clock.now = at
     link = LinkFactory(utm_content="video", utm_term="phones")
     response = client.get(
         f"/r/{link.code}", headers={**HUMAN, "Referer": "https://t.me/channel/12"}
