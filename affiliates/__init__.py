@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_blueprints(app)
+    register_languages(app)
     register_error_handlers(app)
     register_cli(app)
     return app
@@ -61,6 +62,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(docs)
+
+
+def register_languages(app: Flask) -> None:
+    """English and Russian pages through Flask-Babel."""
+    from affiliates import i18n
+
+    i18n.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:
