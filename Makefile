@@ -7,7 +7,7 @@ PORT ?= 5000
 export AFFILIATES_ENV ?= development
 export AFFILIATES_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint format bench install dev-install clean
+.PHONY: run test lint format bench messages install dev-install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ format: dev-install
 bench: dev-install
 	$(BIN)/python bench/redirect.py
 	$(BIN)/python bench/conversions.py
+
+# The pages' strings: extract them, merge them into each language's catalogue, compile the
+# .mo files (committed, so a clean clone needs no build step). Translate, then run it again.
+messages: dev-install
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --project affiliates \
+		--copyright-holder affiliates -o affiliates/translations/messages.pot .
+	$(BIN)/pybabel update -i affiliates/translations/messages.pot -d affiliates/translations \
+		-w 100 --ignore-obsolete
+	$(BIN)/pybabel compile -d affiliates/translations --statistics
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import tracking
 from affiliates import config as config_module
 from affiliates.config import INSTANCE_DIR, ROOT
-from affiliates.extensions import db
+from affiliates.extensions import db, is_machine_path
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -32,23 +32,41 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_blueprints(app)
+    register_login(app)
+    register_languages(app)
     register_error_handlers(app)
     register_cli(app)
     return app
 
 
+class MachineSession(SecureCookieSession):
+    """The session of a machine path: empty, never read from a cookie, never saved."""
+
+
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed cookie sessions, without building the signer for a request that carries
-    no session cookie (every API call and redirect): the signer costs more than the rest of
-    the session handling, and an empty session needs no signature checked."""
+    """Flask's signed cookie sessions, for pages only.
+
+    On machine paths (the API, the redirector, the pixel, health) there is no session: a
+    browser's session cookie is not read, and nothing is saved, so no Set-Cookie nor
+    Vary: Cookie is ever sent there. A page request that carries no session cookie gets an
+    empty session without the signer being built (it costs more than the rest of the session
+    handling).
+    """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if is_machine_path(request.path):
+            return MachineSession()
         if app.secret_key and (
             "HTTP_COOKIE" not in request.environ  # no cookies to parse at all
             or not request.cookies.get(self.get_cookie_name(app))
         ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if isinstance(session, MachineSession):
+            return
+        super().save_session(app, session, response)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -61,6 +79,20 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(docs)
+
+
+def register_login(app: Flask) -> None:
+    """Flask-Login for the pages (the API keeps its bearer keys)."""
+    from affiliates.extensions import login_manager
+
+    login_manager.init_app(app)
+
+
+def register_languages(app: Flask) -> None:
+    """English and Russian pages through Flask-Babel."""
+    from affiliates import i18n
+
+    i18n.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -107,30 +107,30 @@ def demo() -> None:
 @click.command("create-admin")
 @click.argument("email")
 @click.option("--password", required=True, help="At least 8 characters.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "analyst"]),
+    default=None,
+    help="admin changes anything, analyst only reads (default: admin; kept on a reset).",
+)
 @with_appcontext
-def create_admin(email: str, password: str) -> None:
-    """Create a staff login (or reset its password)."""
+def create_admin(email: str, password: str, role: str | None) -> None:
+    """Create a staff login (or reset its password, and its role when given)."""
+    from affiliates.exceptions import Conflict, Invalid
     from affiliates.extensions import db
-    from affiliates.models import User
-    from affiliates.security import hash_password
+    from affiliates.models.accounts import Role
+    from affiliates.services import accounts
 
-    if len(password) < 8:
-        raise click.BadParameter("At least 8 characters.", param_hint="--password")
-    email = email.strip().lower()
-    if "@" not in email:
-        raise click.BadParameter("Not an email address.", param_hint="EMAIL")
-    session = db.session
-    user = session.scalar(select(User).where(User.email == email))
-    if user is not None and user.role != "admin":
-        raise click.ClickException(f"{email} is a partner's login.")
-    if user is None:
-        session.add(User(email=email, password_hash=hash_password(password), role="admin"))
-        verb = "Created"
-    else:
-        user.password_hash = hash_password(password)
-        verb = "Updated"
-    session.commit()
-    click.echo(f"{verb} admin {email}.")
+    try:
+        user, created = accounts.save_staff(
+            db.session, email, password, Role(role) if role else None
+        )
+    except Invalid as exc:
+        hint = "--password" if exc.errors[0]["field"] == "password" else "EMAIL"
+        raise click.BadParameter(exc.detail, param_hint=hint) from None
+    except Conflict as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{'Created' if created else 'Updated'} {user.role} {user.email}.")
 
 
 @click.command("create-api-key")

@@ -15,9 +15,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from affiliates.database import utcnow
-from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, Payout, User
-from affiliates.security import hash_password
+from affiliates.models import ApiKey, Click, Conversion, Link, Offer, Partner, Payout
 from affiliates.services import (
+    accounts,
     commission_rules,
     conversions,
     links,
@@ -142,7 +142,7 @@ def _create(session: Session) -> None:
         },
     )
     offer.slug = OFFER_SLUG
-    session.add(User(email=ADMIN[0], password_hash=hash_password(ADMIN[1]), role="admin"))
+    accounts.add_staff(session, ADMIN[0], ADMIN[1])
     session.commit()
     partners: list[Partner] = []
     made: list[tuple[Link, int]] = []

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from affiliates.exceptions import Conflict, Invalid, NotFound
 from affiliates.models import Offer, Partner, User
 from affiliates.models.program import DEFAULT_PRIORITY
-from affiliates.security import hash_password
+from affiliates.services import accounts
 from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.viewer import Viewer, visible
 from affiliates.urls import host_allowed, host_of
@@ -198,19 +198,12 @@ def create_partner(
 ) -> Partner:
     """Create a partner (and its cabinet login when a password is given)."""
     email = email.strip().lower()
-    if _email_taken(session, email) or (
-        password and session.scalar(select(User.id).where(User.email == email))
-    ):
+    if _email_taken(session, email) or (password and accounts.email_taken(session, email)):
         raise Conflict("A partner with this email already exists.", [_email_error()])
     partner = Partner(name=name, email=email, ref_code=new_ref_code(session), status=status)
     session.add(partner)
     if password:
-        # flush to learn the partner's id for its login row
-        session.flush()
-        session.add(
-            User(email=email, password_hash=hash_password(password), role="partner",
-                 partner_id=partner.id)
-        )  # fmt: skip
+        accounts.add_partner_login(session, partner, password)
     _commit_or_conflict(session, "A partner with this email already exists.")
     return partner
 
@@ -234,12 +227,9 @@ def update_partner(session: Session, partner_id: int, changes: Mapping[str, Any]
             setattr(partner, key, changes[key])
     if changes.get("password"):
         if login is None:
-            session.add(
-                User(email=partner.email, password_hash=hash_password(changes["password"]),
-                     role="partner", partner_id=partner.id)
-            )  # fmt: skip
+            accounts.add_partner_login(session, partner, changes["password"])
         else:
-            login.password_hash = hash_password(changes["password"])
+            accounts.set_password(login, changes["password"])
     _commit_or_conflict(session, "A partner with this email already exists.")
     return partner
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from affiliates.models import ApiKey, User
-from affiliates.security import check_password
+from affiliates.services.accounts import check_password
 from tests.conftest import bearer
 from tests.factories import LinkFactory, OfferFactory, PartnerFactory, partner_key
 

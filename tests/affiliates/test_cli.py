@@ -26,8 +26,8 @@ from affiliates.models import (
     PromoCode,
     User,
 )
-from affiliates.security import check_password
 from affiliates.services import ledger
+from affiliates.services.accounts import check_password
 from tests.conftest import bearer
 
 KEY = re.compile(r"aff_[0-9a-f]{12}_[A-Za-z0-9_-]{32,}")
