@@ -60,6 +60,8 @@ def finalise(config: dict[str, object]) -> dict[str, object]:
     config["LINK_CACHE_SECONDS"] = float(str(config["LINK_CACHE_SECONDS"]))  # float ok: seconds
     config["PAYOUT_MIN_AMOUNT"] = Decimal(str(config["PAYOUT_MIN_AMOUNT"]))
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+    config["API_PAGE_LIMIT"] = int(str(config["API_PAGE_LIMIT"]))
+    config["API_MAX_PAGE_LIMIT"] = int(str(config["API_MAX_PAGE_LIMIT"]))
     development = config["ENV"] in ("development", "testing")
     if not config.get("SECRET_KEY"):
         if not development:

@@ -148,10 +148,19 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     data = {key: request.args.get(key) for key in request.args if key in names}
     if errors := nul_errors(data):
         raise Unprocessable("Some query parameters are invalid.", errors)
+    paged = "limit" in model.model_fields
+    if paged and "limit" not in data:
+        data["limit"] = current_app.config["API_PAGE_LIMIT"]
     try:
-        return model.model_validate(data)
+        query = model.model_validate(data)
     except ValidationError as exc:
         raise Unprocessable("Some query parameters are invalid.", validation_errors(exc)) from None
+    # the configured ceiling, within the schema's own (500): a smaller one is the server's choice
+    ceiling = current_app.config["API_MAX_PAGE_LIMIT"]
+    if paged and query.limit > ceiling:  # type: ignore[attr-defined]
+        raise Unprocessable("Some query parameters are invalid.",
+                            [{"field": "limit", "message": f"At most {ceiling}."}])  # fmt: skip
+    return query
 
 
 def authenticate(allowed: tuple[str, ...]) -> Principal:

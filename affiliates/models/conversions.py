@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.database import Base, utcnow
+from affiliates.models.statuses import ConversionStatus
 
 CONVERSION_STATUSES = ("pending", "approved", "rejected", "reversed")
 
@@ -60,7 +61,7 @@ class Conversion(Base):
     utm_campaign: Mapped[str | None] = mapped_column(String(200))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     attribution: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=ConversionStatus.PENDING)
     reason: Mapped[str | None] = mapped_column(String(200))
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     explanation: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.database import Base, utcnow
+from affiliates.models.statuses import PayoutStatus
 
 LEDGER_KINDS = ("commission", "reversal", "adjustment")
 PAYOUT_STATUSES = ("pending", "paid", "failed")
@@ -79,7 +80,7 @@ class Payout(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal]
-    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(8), default=PayoutStatus.PENDING, index=True)
     reference: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

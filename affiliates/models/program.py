@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.attribution import METHODS
 from affiliates.database import Base, Percent, utcnow
+from affiliates.models.statuses import OfferStatus, PartnerStatus
 
 DEFAULT_PRIORITY = list(METHODS)
 
@@ -37,7 +38,7 @@ class Offer(Base):
     attribution_priority: Mapped[list[str]] = mapped_column(JSON)
     # Flag conversions whose promo code comes with no click from the code's partner.
     require_click_for_code: Mapped[bool] = mapped_column(default=False, server_default=false())
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=OfferStatus.ACTIVE)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -51,10 +52,10 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     ref_code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=PartnerStatus.PENDING)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     @property
     def is_active(self) -> bool:
-        return self.status == "active"
+        return self.status == PartnerStatus.ACTIVE

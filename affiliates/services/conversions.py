@@ -18,6 +18,7 @@ from affiliates import attribution as engine
 from affiliates import commissions
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Conversion, Offer, PromoCode
+from affiliates.models.statuses import CLOSED, ConversionStatus
 from affiliates.money import CENT, ZERO
 from affiliates.services import audit, commission_rules, intake_store, ledger
 from affiliates.services.intake_store import (
@@ -34,8 +35,6 @@ from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.stats import period
 from affiliates.services.viewer import Viewer, visible
 from tracking.promo import check_code
-
-CLOSED = ("rejected", "reversed")
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ def _record(
     verdict = engine.attribute(facts, touches, terms)
     rows = _rows(store, offer, fixed, verdict, touches.customer, data, found.rules_stamp, actor,
                  now)  # fmt: skip
-    code_used = verdict.method == "promo_code" and verdict.status == "pending"
+    code_used = verdict.method == "promo_code" and verdict.status == ConversionStatus.PENDING
     try:
         new_id = store.write(*rows, promo_use=promo.id if promo is not None and code_used else None)
     except PromoCodeExhausted:
@@ -249,7 +248,7 @@ def _earned(
     stamp: tuple[Any, ...],
 ) -> commissions.Commission:
     """The commission the rules of now give this conversion (0.00 when rejected)."""
-    if verdict.status == "rejected":
+    if verdict.status == ConversionStatus.REJECTED:
         return commissions.Commission(ZERO, None, None, "rejected: no commission")
     # Core on the store's connection: the rules are read again only when they changed
     return commission_rules.for_new_conversion(
@@ -285,7 +284,7 @@ def _binding(conversion: NewConversion, earlier: engine.CustomerTouch | None) ->
     """The customer bound to the conversion's partner, unless a live binding exists (the
     first one wins) or there is no one to bind."""
     key, partner_id, at = conversion.customer_key, conversion.partner_id, conversion.occurred_at
-    if partner_id is None or conversion.status != "pending" or key is None:
+    if partner_id is None or conversion.status != ConversionStatus.PENDING or key is None:
         return None
     if earlier is None:
         return NewBinding(conversion.offer_id, key, partner_id, at)
@@ -341,13 +340,13 @@ def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: 
     """Refund all (reversed, commission 0.00) or part (commission on what remains)."""
     conversion = get(session, conversion_id)
     while True:
-        if conversion.status == "rejected":
+        if conversion.status == ConversionStatus.REJECTED:
             raise Conflict("A rejected conversion cannot be refunded.")
         remaining = conversion.amount - conversion.refunded_amount
         refunded = remaining if amount is None else amount
         if refunded > remaining:
             raise Invalid("amount", f"Only {remaining} remains to refund.")
-        if refunded == ZERO and conversion.status == "reversed":
+        if refunded == ZERO and conversion.status == ConversionStatus.REVERSED:
             return conversion  # a repeated full refund changes nothing
         # Compare-and-set, never read-then-write: when a racing refund or review changed the
         # row since we read it, read it again, so refunds never add up past the amount.
@@ -368,7 +367,7 @@ def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: 
     before = snapshot(conversion)
     conversion.refunded_amount = conversion.refunded_amount + refunded
     if conversion.refunded_amount >= conversion.amount:
-        conversion.status = "reversed"
+        conversion.status = ConversionStatus.REVERSED
         conversion.commission = ZERO
     else:
         offer = session.get_one(Offer, conversion.offer_id)
@@ -406,7 +405,7 @@ def _review(
         if conversion.status not in allowed_from:
             raise Conflict(f"A {conversion.status} conversion cannot become {target}.")
         values: dict[str, Any] = {"status": target}
-        if target == "rejected":
+        if target == ConversionStatus.REJECTED:
             values.update(reason=reason, commission=ZERO)
         result = session.execute(
             update(Conversion)
@@ -432,13 +431,15 @@ def approve(
     session: Session, conversion_id: int, actor: str, reason: str | None = None
 ) -> Conversion:
     """Staff approval: pending (flagged or not) becomes approved."""
-    return _review(session, conversion_id, "approved", ("pending",), actor,
+    pending = (ConversionStatus.PENDING,)
+    return _review(session, conversion_id, ConversionStatus.APPROVED, pending, actor,
                    reason or "approved by staff")  # fmt: skip
 
 
 def reject(session: Session, conversion_id: int, actor: str, reason: str) -> Conversion:
     """Staff rejection of a pending or approved conversion; commission drops to 0.00."""
-    return _review(session, conversion_id, "rejected", ("pending", "approved"), actor, reason)
+    open_ = (ConversionStatus.PENDING, ConversionStatus.APPROVED)
+    return _review(session, conversion_id, ConversionStatus.REJECTED, open_, actor, reason)
 
 
 def approve_due(session: Session, now: dt.datetime, actor: str = "approve-due") -> int:
@@ -446,7 +447,7 @@ def approve_due(session: Session, now: dt.datetime, actor: str = "approve-due") 
     due = list(
         session.scalars(
             select(Conversion.id)
-            .where(Conversion.status == "pending", Conversion.hold_until <= now)
+            .where(Conversion.status == ConversionStatus.PENDING, Conversion.hold_until <= now)
             .order_by(Conversion.id)
         )
     )
@@ -459,17 +460,17 @@ def approve_due(session: Session, now: dt.datetime, actor: str = "approve-due") 
         # a guarded UPDATE: a concurrent rejection wins over this run
         result = session.execute(
             update(Conversion)
-            .where(Conversion.id == conversion_id, Conversion.status == "pending")
-            .values(status="approved", updated_at=now)
+            .where(Conversion.id == conversion_id, Conversion.status == ConversionStatus.PENDING)
+            .values(status=ConversionStatus.APPROVED, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            after = {**before, "status": "approved"}
+            after = {**before, "status": str(ConversionStatus.APPROVED)}
             audit.record(session, "conversion", conversion_id, "approved", actor, before, after,
                          "hold period over")  # fmt: skip
             ledger.follow_conversion(session, conversion_id=conversion_id,
                                      partner_id=conversion.partner_id,
-                                     currency=conversion.currency, status="approved",
+                                     currency=conversion.currency, status=ConversionStatus.APPROVED,
                                      commission=conversion.commission, actor=actor)  # fmt: skip
             approved += 1
         session.commit()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from affiliates import banking
 from affiliates.exceptions import Conflict, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
+from affiliates.models.statuses import PayoutStatus
 from affiliates.money import ZERO
 from affiliates.services import audit, payout_details
 from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
@@ -192,11 +193,11 @@ def _settle(
 ) -> Payout:
     """Move a pending payout to `target` by a guarded UPDATE: of two racing changes one wins."""
     payout = get(session, payout_id)
-    if payout.status != "pending":
+    if payout.status != PayoutStatus.PENDING:
         raise Conflict(f"A {payout.status} payout cannot become {target}.")
     result = session.execute(
         update(Payout)
-        .where(Payout.id == payout_id, Payout.status == "pending")
+        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
         .values(status=target, **values)
         .execution_options(synchronize_session=False)
     )
