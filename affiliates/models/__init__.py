@@ -3,7 +3,7 @@
 from affiliates.database import Base
 from affiliates.models.accounts import ApiKey, User
 from affiliates.models.commissions import CommissionRule, CommissionRuleVersion
-from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding
+from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding, Refund
 from affiliates.models.payouts import LedgerEntry, Payout, PayoutDetails
 from affiliates.models.program import Offer, Partner
 from affiliates.models.tracking import Click, Link, PromoCode
@@ -24,5 +24,6 @@ __all__ = [
     "Payout",
     "PayoutDetails",
     "PromoCode",
+    "Refund",
     "User",
 ]

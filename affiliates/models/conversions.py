@@ -1,4 +1,5 @@
-"""Conversions (sales and leads), customers' bindings to partners, and the audit trail."""
+"""Conversions (sales and leads), their refunds, customers' bindings to partners, and the
+audit trail."""
 
 from __future__ import annotations
 
@@ -75,6 +76,30 @@ class Conversion(Base):
     hold_until: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Refund(Base):
+    """One refund of a conversion, as applied: what it took, who sent it, and the answer it
+    got. `refund_id` is the merchant's own reference; unique per conversion, so a repeat
+    of a refund is refused by the database and answered with the original. A refund sent
+    without one has a row too (its `refund_id` null), so a conversion's refunds all show."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("conversion_id", "refund_id"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversion_id: Mapped[int] = mapped_column(ForeignKey("conversions.id"))
+    refund_id: Mapped[str | None] = mapped_column(String(200))
+    amount: Mapped[Decimal]
+    # asked without an amount ("refund the rest"): a repeat without one is the same refund
+    full: Mapped[bool]
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # the conversion as this refund left it: a repeat answers with exactly this
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class CustomerBinding(Base):
