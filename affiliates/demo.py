@@ -25,6 +25,7 @@ from affiliates.services import (
     payouts,
     program,
     promo_codes,
+    refunds,
 )
 from affiliates.validation import PayoutDetailsIn
 from tracking.visitors import VisitorHasher, is_bot
@@ -285,7 +286,8 @@ def _conversions(
         if conversion.type != "sale" or conversion.status != "pending":
             continue
         amount = None if rng.random() < 0.6 else (conversion.amount / 3).quantize(Decimal("1"))
-        conversions.refund(session, conversion_id, amount, actor="demo")
+        refunds.refund(session, conversion_id, amount, actor="demo",
+                       refund_id=f"demo-refund-{conversion_id}")  # fmt: skip
     conversions.approve_due(session, now, actor="demo")
 
 

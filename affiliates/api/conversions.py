@@ -1,4 +1,5 @@
-"""Conversions: intake (idempotent, optionally signed), refunds, staff review, listing."""
+"""Conversions: intake (idempotent, optionally signed), refunds (idempotent with a
+refund_id), staff review, listing."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from affiliates.api.schemas import (
     ConversionCreate,
     ConversionOut,
     ConversionQuery,
+    ListQuery,
     Page,
     RefundIn,
+    RefundOut,
     RejectIn,
 )
 from affiliates.exceptions import Unauthorized
 from affiliates.extensions import db
 from affiliates.models import Conversion
-from affiliates.services import conversions
+from affiliates.services import conversions, refunds
 from affiliates.signatures import HEADER, SignatureError, verify
 
 
@@ -82,13 +85,32 @@ def get_conversion(principal: Principal, conversion_id: int) -> ConversionOut:
 
 
 @endpoint("/conversions/<int:conversion_id>/refund", "POST", summary="Refund a conversion",
-          scopes=("conversions",), body=RefundIn, body_optional=True,
-          response=ConversionOut)  # fmt: skip
+          scopes=("conversions",), body=RefundIn, body_optional=True, response=ConversionOut,
+          responses={200: "Refunded; or a refund_id already applied: the first answer again",
+                     409: "Rejected; or the refund_id applied with another amount"})  # fmt: skip
 def refund_conversion(principal: Principal, conversion_id: int, body: RefundIn) -> ConversionOut:
-    """Full refund: reversed, commission 0.00; partial: commission on what remains."""
+    """Full refund: reversed, commission 0.00; partial: commission on what remains. With a
+    `refund_id`, applied once: a repeat answers 200 with the first answer, changing nothing."""
     _check_signature(principal)
-    conversion = conversions.refund(db.session, conversion_id, body.amount, principal.actor)
-    return _out(conversion)
+    outcome = refunds.refund(db.session, conversion_id, body.amount, principal.actor,
+                             body.refund_id)  # fmt: skip
+    if outcome.applied or outcome.refund is None:
+        return _out(outcome.conversion)
+    # A repeat: the conversion as the first call left it. Fields added to conversions since
+    # that answer was stored come from the row as it is now.
+    current = _out(outcome.conversion).model_dump()
+    return ConversionOut.model_validate({**current, **outcome.refund.answer})
+
+
+@endpoint("/conversions/<int:conversion_id>/refunds", summary="List a conversion's refunds",
+          scopes=("conversions", "partner"), query=ListQuery,
+          response=Page[RefundOut])  # fmt: skip
+def list_refunds(principal: Principal, conversion_id: int, query: ListQuery) -> Page[RefundOut]:
+    """The refunds applied to a conversion, newest first; another partner's answers 404."""
+    page = refunds.list_refunds(db.session, conversion_id, principal.viewer,
+                                limit=query.limit, cursor=query.cursor)  # fmt: skip
+    items = [RefundOut.model_validate(refund) for refund in page.items]
+    return Page[RefundOut](items=items, next_cursor=page.next_cursor)
 
 
 @endpoint("/conversions/<int:conversion_id>/approve", "POST", summary="Approve a conversion",

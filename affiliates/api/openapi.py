@@ -78,6 +78,9 @@ def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
         operation["responses"][str(ep.status)] = ok
         problem_ref = refs[(Problem, "serialization")]
         for code, text in {**ERRORS, **ep.responses}.items():
+            if code < 400:  # another success (a repeat's 200): the same body as the first
+                operation["responses"][str(code)] = {**ok, "description": text}
+                continue
             operation["responses"][str(code)] = {
                 "description": text,
                 "content": {"application/problem+json": {"schema": problem_ref}},

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from affiliates import attribution as engine
 from affiliates import commissions
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
-from affiliates.models import Conversion, Offer, PromoCode
+from affiliates.models import Conversion, PromoCode
 from affiliates.models.statuses import CLOSED, ConversionStatus
 from affiliates.money import CENT, ZERO
 from affiliates.services import audit, commission_rules, intake_store, ledger
@@ -334,52 +334,6 @@ def list_conversions(
     if end is not None:
         stmt = stmt.where(Conversion.occurred_at < end)
     return paginate(session, stmt, Conversion.id, limit, cursor)
-
-
-def refund(session: Session, conversion_id: int, amount: Decimal | None, actor: str) -> Conversion:
-    """Refund all (reversed, commission 0.00) or part (commission on what remains)."""
-    conversion = get(session, conversion_id)
-    while True:
-        if conversion.status == ConversionStatus.REJECTED:
-            raise Conflict("A rejected conversion cannot be refunded.")
-        remaining = conversion.amount - conversion.refunded_amount
-        refunded = remaining if amount is None else amount
-        if refunded > remaining:
-            raise Invalid("amount", f"Only {remaining} remains to refund.")
-        if refunded == ZERO and conversion.status == ConversionStatus.REVERSED:
-            return conversion  # a repeated full refund changes nothing
-        # Compare-and-set, never read-then-write: when a racing refund or review changed the
-        # row since we read it, read it again, so refunds never add up past the amount.
-        result = session.execute(
-            update(Conversion)
-            .where(
-                Conversion.id == conversion.id,
-                Conversion.status == conversion.status,
-                Conversion.refunded_amount == conversion.refunded_amount,
-            )
-            .values(refunded_amount=conversion.refunded_amount + refunded)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            break
-        session.rollback()
-        session.refresh(conversion)
-    before = snapshot(conversion)
-    conversion.refunded_amount = conversion.refunded_amount + refunded
-    if conversion.refunded_amount >= conversion.amount:
-        conversion.status = ConversionStatus.REVERSED
-        conversion.commission = ZERO
-    else:
-        offer = session.get_one(Offer, conversion.offer_id)
-        # the rule version the conversion got, on what remains of the order
-        conversion.commission = commission_rules.for_remaining_amount(
-            session, conversion, offer
-        ).amount
-    audit.record(session, "conversion", conversion.id, "refunded", actor, before,
-                 snapshot(conversion), f"refund of {refunded}")  # fmt: skip
-    _follow(session, conversion, actor)
-    session.commit()
-    return conversion
 
 
 def _follow(session: Session, conversion: Conversion, actor: str) -> None:

@@ -43,6 +43,8 @@ from affiliates.validation.models import (
     ItemIn,
     PayoutDetailsBody,
     PayoutDetailsIn,
+    RefundCreate,
+    RefundRow,
     SbpIn,
 )
 from affiliates.validation.types import (
@@ -113,6 +115,8 @@ __all__ = [
     "Name",
     "PayoutDetailsBody",
     "PayoutDetailsIn",
+    "RefundCreate",
+    "RefundRow",
     "PercentIn",
     "Phone",
     "PositiveMoneyIn",

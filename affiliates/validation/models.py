@@ -33,6 +33,8 @@ from affiliates.validation.types import (
     MoneyIn,
     Name,
     Phone,
+    PositiveMoneyIn,
+    Reference,
     TimestampIn,
     UtmValue,
 )
@@ -91,6 +93,27 @@ class ConversionCreate(Input):
             if sum((item.amount for item in value), Decimal(0)) > amount:
                 raise ValueError("The lines add up to more than the amount.")
         return value
+
+
+class RefundCreate(Input):
+    """A refund of a recorded conversion, as the API's refund route reads it."""
+
+    amount: PositiveMoneyIn | None = Field(None, description="Omit to refund what remains.")
+    refund_id: Reference | None = Field(
+        None,
+        description="The merchant's own refund reference, unique per conversion: a repeat "
+        "with the same amount answers 200 with the first answer and changes nothing; with "
+        "another amount, 409. Send one, so a retried refund is never applied twice.",
+    )
+
+
+class RefundRow(RefundCreate):
+    """A `type=refund` row of the CSV import: it names its sale by `order_id` and must
+    carry a `refund_id`, so importing the file again refunds nothing more."""
+
+    type: Literal["refund"]
+    order_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    refund_id: Reference
 
 
 # Payout details: a body per method, told apart by `method` -------------------------------

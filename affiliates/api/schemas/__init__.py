@@ -38,6 +38,7 @@ from affiliates.api.schemas.conversions import (
     ConversionOut,
     ConversionQuery,
     RefundIn,
+    RefundOut,
     RejectIn,
 )
 from affiliates.api.schemas.links import (
@@ -231,6 +232,7 @@ __all__ = [
     "RecalculatedConversion",
     "Reference",
     "RefundIn",
+    "RefundOut",
     "RejectIn",
     "RuleCreate",
     "RuleOut",

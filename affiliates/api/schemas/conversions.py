@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Timestamp
-from affiliates.validation import Id, Moment, PositiveMoneyIn
+from affiliates.validation import Id, Moment, RefundCreate
 
 
 class ConversionOut(Output):
@@ -42,8 +42,17 @@ class ConversionQuery(ListQuery):
     to: Moment | None = None
 
 
-class RefundIn(Input):
-    amount: PositiveMoneyIn | None = Field(None, description="Omit for a full refund.")
+class RefundIn(RefundCreate):
+    """A refund: all that remains, or `amount`; with `refund_id`, applied once."""
+
+
+class RefundOut(Output):
+    id: int
+    conversion_id: int
+    refund_id: str | None
+    amount: Money
+    full: bool = Field(description="Asked without an amount: what remained.")
+    created_at: Timestamp
 
 
 class RejectIn(Input):
