@@ -30,8 +30,8 @@ def count(model, *where: Any) -> int:
 
 
 def refunds_in_trail(conversion_id: int) -> int:
-    return count(AuditEntry, AuditEntry.entity == "conversion",
-                 AuditEntry.entity_id == conversion_id, AuditEntry.action == "refunded")  # fmt: skip
+    return count(AuditEntry, AuditEntry.entity == "conversion", AuditEntry.action == "refunded",
+                 AuditEntry.entity_id == conversion_id)  # fmt: skip
 
 
 def stored(conversion_id: int) -> Conversion:
