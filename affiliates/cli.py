@@ -173,7 +173,16 @@ def approve_due() -> None:
 @click.option("--chunk-size", default=5000, show_default=True, type=click.IntRange(1, 100_000))
 @with_appcontext
 def import_orders(path: str, offer_id: int, chunk_size: int) -> None:
-    """Import offline sales from CSV through the same attribution as the API."""
+    """Import offline sales from CSV through the same attribution as the API.
+
+    Columns (a header row, any order): order_id and amount; optionally type, currency,
+    promo_code, customer_id, customer_email, click_id, occurred_at and refund_id.
+
+    A row of type "refund" refunds the sale with its order_id: its amount, or what remains
+    when the amount is empty. It must carry a refund_id (your own reference for the
+    refund), so importing the same file again refunds nothing more; its other columns
+    are not read. Amounts are never negative.
+    """
     from affiliates.extensions import db
     from affiliates.services import imports
 
@@ -190,9 +199,12 @@ def import_orders(path: str, offer_id: int, chunk_size: int) -> None:
         raise click.ClickException(exc.detail) from None
     for line, message in report.errors:
         click.echo(f"line {line}: {message}", err=True)
+    refunds = ""
+    if report.refunded or report.refunds_repeated:
+        refunds = f" Refunds: {report.refunded} applied, {report.refunds_repeated} already applied."
     click.echo(
         f"{report.created} imported, {report.repeated} already known, "
-        f"{len(report.errors)} rejected (of {report.rows} rows)."
+        f"{len(report.errors)} rejected (of {report.rows} rows).{refunds}"
     )
 
 

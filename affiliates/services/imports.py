@@ -1,5 +1,9 @@
 """Offline sales from CSV (a store's register export): every row goes through the same
-validation and the same intake service as the API, so a re-import changes nothing."""
+validation and the same intake service as the API, so a re-import changes nothing.
+
+A row with `type=refund` refunds the sale of its `order_id` (its `amount`, or when empty
+what remains) and must carry a `refund_id`: the refund is applied once, so importing the
+file again refunds nothing more. Its other columns are not read."""
 
 from __future__ import annotations
 
@@ -11,17 +15,21 @@ from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from affiliates.exceptions import DomainError, Invalid
-from affiliates.services import conversions
+from affiliates.models import Conversion
+from affiliates.services import conversions, refunds
 from affiliates.services.program import get_offer
-from affiliates.validation import ConversionCreate, validation_errors
+from affiliates.validation import ConversionCreate, RefundRow, validation_errors
 
 REQUIRED = ("order_id", "amount")
 OPTIONAL = (
     "type", "currency", "promo_code", "customer_id", "customer_email", "click_id", "occurred_at",
+    "refund_id",
 )  # fmt: skip
+REFUND = "refund"  # the `type` of a refund row
 # pandas' warning for a row with too many fields, which it skips
 _SKIPPED = re.compile(r"Skipping line (\d+): ([^\n]*)")
 
@@ -31,6 +39,8 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     repeated: int = 0
+    refunded: int = 0  # refund rows applied
+    refunds_repeated: int = 0  # refund rows already applied (by an earlier import, say)
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -121,6 +131,12 @@ def _import_row(
         for name in (*REQUIRED, *OPTIONAL)
         if name in record and str(record[name]).strip()
     }
+    if data.get("type", "").casefold() == REFUND:
+        _import_refund(session, data, offer_id, line, report)
+        return
+    if "refund_id" in data:
+        report.errors.append((line, f"refund_id: only a row of type {REFUND} has one."))
+        return
     try:
         body = ConversionCreate.model_validate({"offer_id": offer_id, **data})
         intake = conversions.record(
@@ -139,3 +155,29 @@ def _import_row(
         report.created += 1
     else:
         report.repeated += 1
+
+
+def _import_refund(
+    session: Session, data: dict[str, str], offer_id: int, line: int, report: ImportReport
+) -> None:
+    """A refund row: the sale of its order id refunded once per refund_id."""
+    fields = {name: data[name] for name in ("order_id", "amount", "refund_id") if name in data}
+    try:
+        body = RefundRow.model_validate({**fields, "type": REFUND})
+        sale = session.scalars(
+            select(Conversion.id).where(Conversion.offer_id == offer_id,
+                                        Conversion.type == "sale",
+                                        Conversion.order_id == body.order_id)
+        ).one_or_none()  # fmt: skip
+        if sale is None:
+            raise Invalid("order_id", f"No sale {body.order_id} of this offer to refund.")
+        outcome = refunds.refund(session, sale, body.amount, "import-orders", body.refund_id)
+    except (ValidationError, DomainError) as exc:
+        session.rollback()
+        report.errors.append((line, _row_error(exc)))
+        return
+    session.commit()  # ends the read a repeat leaves open (an applied refund is committed)
+    if outcome.applied:
+        report.refunded += 1
+    else:
+        report.refunds_repeated += 1

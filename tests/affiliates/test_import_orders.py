@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from affiliates.models import AuditEntry, Conversion, PromoCode
+from affiliates.models import AuditEntry, Conversion, PromoCode, Refund
 from tests.factories import OfferFactory, PartnerFactory, PromoCodeFactory
 
 pytestmark = pytest.mark.usefixtures("clock")
@@ -176,3 +177,78 @@ def test_blank_lines_and_rows_with_too_many_fields_keep_line_numbers_right(
     assert "expected 2 fields, saw 3" in result.stderr
     assert "2 imported, 0 already known, 2 rejected (of 4 rows)." in result.stdout
     assert [c.order_id for c in conversions(session)] == ["R-1", "R-6"]
+
+
+# Refund rows -----------------------------------------------------------------------------
+
+SALES_AND_REFUNDS = """order_id,amount,type,refund_id,customer_id
+S-1,1000.00,sale,,c1
+S-2,500.00,,,c2
+S-1,100.00,refund,RF-1,c1
+S-1,50.00,Refund,RF-2,
+S-2,,refund,RF-3,
+"""
+
+
+def test_a_refund_with_a_refund_id_is_applied_once_however_often_it_is_sent_by_file(
+    runner, session, tmp_path
+):
+    offer = OfferFactory()
+    path = write(tmp_path, SALES_AND_REFUNDS)
+    first = run(runner, path, offer.id)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == (
+        "2 imported, 0 already known, 0 rejected (of 5 rows)."
+        " Refunds: 3 applied, 0 already applied."
+    )
+    counts = (count(session, Refund), count(session, AuditEntry))
+    again = run(runner, path, offer.id)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == (
+        "0 imported, 2 already known, 0 rejected (of 5 rows)."
+        " Refunds: 0 applied, 3 already applied."
+    )
+    one, two = conversions(session)
+    assert (one.refunded_amount, one.status) == (Decimal("150.00"), "pending")
+    assert (two.refunded_amount, two.status) == (Decimal("500.00"), "reversed")  # empty: the rest
+    assert (count(session, Refund), count(session, AuditEntry)) == counts == (3, 5)
+
+
+def test_a_refund_row_needs_a_refund_id_a_known_sale_and_a_positive_amount(
+    runner, session, tmp_path
+):
+    offer = OfferFactory()
+    run(runner, write(tmp_path, "order_id,amount\nS-1,100.00\n"), offer.id)
+    rows = """order_id,amount,type,refund_id
+S-1,10.00,refund,
+S-9,10.00,refund,RF-1
+S-1,-10.00,refund,RF-2
+S-1,200.00,refund,RF-3
+S-2,10.00,sale,RF-4
+S-1,10.00,refund,RF-5
+"""
+    result = run(runner, write(tmp_path, rows, "refunds.csv"), offer.id)
+    assert result.exit_code == 0, result.output
+    fields = [line.split(": ")[:2] for line in result.stderr.splitlines()]
+    assert fields == [["line 2", "refund_id"], ["line 3", "order_id"], ["line 4", "amount"],
+                      ["line 5", "amount"], ["line 6", "refund_id"]]  # fmt: skip
+    assert "Refunds: 1 applied" in result.stdout
+    assert [c.refunded_amount for c in conversions(session)] == [Decimal("10.00")]
+
+
+def test_a_refund_row_repeated_in_a_file_with_another_amount_is_reported_not_applied(
+    runner, session, tmp_path
+):
+    offer = OfferFactory()
+    rows = "order_id,amount,type,refund_id\nS-1,100.00,,\nS-1,10.00,refund,R\nS-1,20.00,refund,R\n"
+    result = run(runner, write(tmp_path, rows), offer.id)
+    assert result.stderr.startswith("line 4: amount:")
+    assert [c.refunded_amount for c in conversions(session)] == [Decimal("10.00")]
+
+
+def test_the_import_orders_help_says_how_a_refund_row_is_written(runner):
+    result = runner.invoke(args=["import-orders", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert 'A row of type "refund" refunds the sale with its order_id' in text
+    assert "It must carry a refund_id" in text
