@@ -66,10 +66,10 @@ def _same(found: Refund, amount: Decimal | None) -> bool:
 def _repeat(conversion: Conversion, found: Refund, amount: Decimal | None) -> RefundOutcome:
     """A repeat of `found`: its answer again, or a Conflict when the amount differs."""
     if not _same(found, amount):
-        asked = "the rest" if found.full else f"{found.amount}"
+        asked = f"the rest ({found.amount})" if found.full else f"{found.amount}"
         raise Conflict(
             f"Refund {found.refund_id} of conversion {conversion.id} was already applied "
-            f"for {asked} ({found.amount}).",
+            f"for {asked}.",
             [{"field": "amount", "message": "Differs from the refund already applied."}],
         )
     return RefundOutcome(conversion, found, applied=False)
