@@ -3,7 +3,7 @@
 A repeated refund with the same refund_id fails on the unique key and is answered with the
 stored answer; refunds sent without a refund_id (null, never equal) keep a row each.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 14:00:00
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import affiliates.database
 
 
-revision = '0009'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
