@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Honour X-Forwarded-For only from the configured number of proxies in front of us.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    register_signatures(app)
     register_blueprints(app)
     register_login(app)
     register_languages(app)
@@ -67,6 +68,14 @@ class CookieSessions(SecureCookieSessionInterface):
         if isinstance(session, MachineSession):
             return
         super().save_session(app, session, response)
+
+
+def register_signatures(app: Flask) -> None:
+    """Where signed requests' signatures are remembered: Redis with REDIS_URL, else the
+    database."""
+    from affiliates.services import used_signatures
+
+    app.extensions["used_signatures"] = used_signatures.make(app.config["REDIS_URL"], db.engine)  # type: ignore[arg-type]
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models, one module per domain."""
 
 from affiliates.database import Base
-from affiliates.models.accounts import ApiKey, User
+from affiliates.models.accounts import ApiKey, UsedSignature, User
 from affiliates.models.commissions import CommissionRule, CommissionRuleVersion
 from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding
 from affiliates.models.payouts import LedgerEntry, Payout, PayoutDetails
@@ -24,5 +24,6 @@ __all__ = [
     "Payout",
     "PayoutDetails",
     "PromoCode",
+    "UsedSignature",
     "User",
 ]
