@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Honour X-Forwarded-For only from the configured number of proxies in front of us.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    register_request_bodies(app)
     register_signatures(app)
     register_blueprints(app)
     register_login(app)
@@ -68,6 +69,13 @@ class CookieSessions(SecureCookieSessionInterface):
         if isinstance(session, MachineSession):
             return
         super().save_session(app, session, response)
+
+
+def register_request_bodies(app: Flask) -> None:
+    """Every request body is read in one place, at most MAX_CONTENT_LENGTH bytes of it."""
+    from affiliates import bodies
+
+    bodies.init_app(app)
 
 
 def register_signatures(app: Flask) -> None:
