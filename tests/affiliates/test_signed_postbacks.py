@@ -7,12 +7,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -428,3 +430,66 @@ def test_create_api_key_signed_prints_a_secret_that_signs_postbacks(client, runn
     body = body_of(offer)
     assert refused(send(client, key, body, None))
     assert send(client, key, body, signature(body, int(time.time()), secret)).status_code == 201
+
+
+# The clients in docs/signing.md --------------------------------------------------------------
+
+SIGNING_DOC = Path(__file__).resolve().parents[2] / "docs" / "signing.md"
+
+
+def doc_block(language: str) -> str:
+    """The documentation's code block in `language`."""
+    match = re.search(rf"```{language}\n(.*?)```", SIGNING_DOC.read_text(), re.DOTALL)
+    assert match, f"no {language} block in docs/signing.md"
+    return match.group(1)
+
+
+def python_client() -> dict:
+    namespace: dict = {}
+    exec(compile(doc_block("python"), str(SIGNING_DOC), "exec"), namespace)  # noqa: S102 - our doc
+    return namespace
+
+
+def test_the_documented_python_client_signs_as_the_server_checks():
+    client = python_client()
+    header = client["signature"](SECRET, "post", CONVERSIONS, b'{"a": 1}', 1_700_000_000)
+    assert header == sign(SECRET, "POST", CONVERSIONS, b'{"a": 1}', 1_700_000_000)
+    verify(SECRET, header, "POST", CONVERSIONS, b'{"a": 1}', 1_700_000_000)
+
+
+@pytest.mark.usefixtures("app")
+def test_the_documented_python_client_posts_and_reads_through_the_real_server(
+    database_url, tmp_path, session
+):
+    from tests.tracking.test_guarantees import server
+
+    offer = OfferFactory()
+    session.commit()
+    key = api_keys.issue(session, "conversions", name="doc", signing_secret=SECRET)
+    send = python_client()["send"]
+    with server(database_url, tmp_path) as (base, _process):
+        order = {"offer_id": offer.id, "order_id": "DOC-1", "amount": "1499.00"}
+        created = send(base, key, SECRET, "POST", CONVERSIONS, order)
+        assert created["order_id"] == "DOC-1" and created["amount"] == "1499.00"
+        listed = send(base, key, SECRET, "GET", f"{CONVERSIONS}?limit=5")
+        assert [item["id"] for item in listed["items"]] == [created["id"]]
+        one = send(base, key, SECRET, "GET", f"{CONVERSIONS}/{created['id']}")
+        assert one["id"] == created["id"]
+
+
+def test_the_documented_php_client_signs_the_same_message():
+    php = doc_block("php")
+    # the same message, byte for byte: t . METHOD . path . body, joined by dots, keyed by the
+    # secret's text, lower-case hex (hash_hmac's default), in the same header
+    assert ("hash_hmac('sha256', $t . '.' . strtoupper($method) . '.' . $path . '.' . $body, "
+            "$secret)") in php  # fmt: skip
+    assert '"t=$t,v2=" .' in php
+    assert "strtok($path, '?')" in php  # the path without its query string
+    assert "'X-Affiliates-Signature: '" in php
+    if shutil.which("php") is None:
+        return  # not installed here: the text above is what can be checked
+    call = 'echo affiliates_signature("s3cret", "post", "/api/v1/conversions", "{}", 1700000000);'
+    script = php.removeprefix("<?php\n") + "\n" + call
+    out = subprocess.run(["php", "-r", script], capture_output=True, text=True,  # noqa: S603, S607
+                         timeout=30, check=True).stdout  # fmt: skip
+    assert out == sign(SECRET, "POST", CONVERSIONS, b"{}", 1_700_000_000)
