@@ -78,5 +78,5 @@ def init_app(app: Flask) -> None:
     limit = app.config.get("MAX_CONTENT_LENGTH")
     if limit is None:
         return
-    app.wsgi_app = BoundedBodies(app.wsgi_app, int(limit))  # type: ignore[method-assign]
+    app.wsgi_app = BoundedBodies(app.wsgi_app, limit)  # type: ignore[method-assign]
     app.before_request(check_length)

@@ -160,3 +160,10 @@ def test_a_chunked_body_over_the_limit_is_413_from_the_real_server(database_url,
         status, body = _raw_chunked(base, "/api/v1/conversions", key,
                                     [sale(offer)[:10], sale(offer)[10:]])  # fmt: skip
         assert status == 201, body
+
+
+def test_the_size_limit_may_be_set_from_the_environment(monkeypatch):
+    from affiliates import config
+
+    monkeypatch.setenv("AFFILIATES_MAX_CONTENT_LENGTH", "2048")
+    assert config.load({"ENV": "testing"})["MAX_CONTENT_LENGTH"] == 2048
