@@ -51,7 +51,11 @@ class DatabaseUsedSignatures:
         self._next_prune = 0.0
         self._lock = threading.Lock()
         module: Any = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._insert = module.insert(UsedSignature).on_conflict_do_nothing()
+        # RETURNING, not the row count: a row comes back only when one was inserted (the
+        # count an INSERT … ON CONFLICT DO NOTHING reports is not that on every driver)
+        self._insert = (
+            module.insert(UsedSignature).on_conflict_do_nothing().returning(UsedSignature.digest)
+        )
 
     def claim(self, digest: str, expires_at: int, now: float) -> bool:
         with self.engine.begin() as conn:
@@ -64,8 +68,8 @@ class DatabaseUsedSignatures:
             # the primary key decides between racing copies: only one inserts a row
             inserted = conn.execute(
                 self._insert, {"digest": digest, "expires_at": _utc(expires_at)}
-            ).rowcount
-        return bool(inserted)
+            ).first()
+        return inserted is not None
 
     def _prune_due(self, now: float) -> bool:
         with self._lock:
