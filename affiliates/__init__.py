@@ -31,6 +31,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Honour X-Forwarded-For only from the configured number of proxies in front of us.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    register_request_bodies(app)
+    register_signatures(app)
     register_blueprints(app)
     register_login(app)
     register_languages(app)
@@ -67,6 +69,21 @@ class CookieSessions(SecureCookieSessionInterface):
         if isinstance(session, MachineSession):
             return
         super().save_session(app, session, response)
+
+
+def register_request_bodies(app: Flask) -> None:
+    """Every request body is read in one place, at most MAX_CONTENT_LENGTH bytes of it."""
+    from affiliates import bodies
+
+    bodies.init_app(app)
+
+
+def register_signatures(app: Flask) -> None:
+    """Where signed requests' signatures are remembered: Redis with REDIS_URL, else the
+    database."""
+    from affiliates.services import used_signatures
+
+    app.extensions["used_signatures"] = used_signatures.make(app.config["REDIS_URL"], db.engine)  # type: ignore[arg-type]
 
 
 def register_blueprints(app: Flask) -> None:

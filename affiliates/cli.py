@@ -151,7 +151,7 @@ def create_api_key(scope: str, name: str, signed: bool) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
     if secret:
-        click.echo(f"Signing secret (HMAC-SHA256 of 't.body'): {secret}")
+        click.echo(f"Signing secret (HMAC-SHA256 of 't.METHOD.path.body'): {secret}")
     click.echo(f"Created a {scope} key{f' ({name})' if name else ''}; it is shown once:")
     click.echo(key)
 

@@ -62,6 +62,8 @@ def finalise(config: dict[str, object]) -> dict[str, object]:
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     config["API_PAGE_LIMIT"] = int(str(config["API_PAGE_LIMIT"]))
     config["API_MAX_PAGE_LIMIT"] = int(str(config["API_MAX_PAGE_LIMIT"]))
+    if config.get("MAX_CONTENT_LENGTH") is not None:  # bytes; from the environment, text
+        config["MAX_CONTENT_LENGTH"] = int(str(config["MAX_CONTENT_LENGTH"]))
     development = config["ENV"] in ("development", "testing")
     if not config.get("SECRET_KEY"):
         if not development:

@@ -43,3 +43,19 @@ class Unauthorized(DomainError):
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
+
+
+class PartnerSuspended(Forbidden):
+    """The key's partner is suspended: its keys answer 403 until it is reinstated."""
+
+    title = "Partner suspended"
+
+    def __init__(self) -> None:
+        super().__init__("Partner suspended: its API keys work again once it is reinstated.")
+
+
+class Unavailable(DomainError):
+    """A service the request needs (Redis) does not answer; retrying later may succeed."""
+
+    status = 503
+    title = "Service unavailable"

@@ -1,11 +1,9 @@
-"""Conversions: intake (idempotent, optionally signed), refunds (idempotent with a
-refund_id), staff review, listing."""
+"""Conversions: intake (idempotent), refunds (idempotent with a refund_id), staff review,
+listing."""
 
 from __future__ import annotations
 
-import time
-
-from flask import current_app, request
+from flask import current_app
 
 from affiliates.api.core import Principal, endpoint
 from affiliates.api.schemas import (
@@ -19,23 +17,9 @@ from affiliates.api.schemas import (
     RefundOut,
     RejectIn,
 )
-from affiliates.exceptions import Unauthorized
 from affiliates.extensions import db
 from affiliates.models import Conversion
 from affiliates.services import conversions, refunds
-from affiliates.signatures import HEADER, SignatureError, verify
-
-
-def _check_signature(principal: Principal) -> None:
-    """Keys with a signing secret accept only signed, fresh requests."""
-    if principal.signing_secret is None:
-        return
-    try:
-        verify(principal.signing_secret, request.headers.get(HEADER), request.get_data(),
-               time.time())  # fmt: skip
-    except SignatureError as exc:
-        raise Unauthorized(str(exc)) from None
-
 
 _FIELDS = tuple(ConversionOut.model_fields)
 
@@ -50,7 +34,6 @@ def _out(conversion: Conversion) -> ConversionOut:
                      409: "The same order with a different amount"})  # fmt: skip
 def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[ConversionOut, int]:
     """Record a conversion once per (offer_id, type, order_id), attribute it and hold it."""
-    _check_signature(principal)
     intake = conversions.record(
         db.engine,  # type: ignore[arg-type]
         body.model_dump(exclude_none=True),
@@ -91,7 +74,6 @@ def get_conversion(principal: Principal, conversion_id: int) -> ConversionOut:
 def refund_conversion(principal: Principal, conversion_id: int, body: RefundIn) -> ConversionOut:
     """Full refund: reversed, commission 0.00; partial: commission on what remains. With a
     `refund_id`, applied once: a repeat answers 200 with the first answer, changing nothing."""
-    _check_signature(principal)
     outcome = refunds.refund(db.session, conversion_id, body.amount, principal.actor,
                              body.refund_id)  # fmt: skip
     if outcome.applied or outcome.refund is None:

@@ -5,17 +5,27 @@ registers each route for the OpenAPI document; a key's principal and the viewer 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
+from affiliates import signatures
 from affiliates.api.schemas import MAX_ID
-from affiliates.exceptions import DomainError, Forbidden, NotFound, Unauthorized
+from affiliates.exceptions import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    PartnerSuspended,
+    Unauthorized,
+)
+from affiliates.models.statuses import PartnerStatus
 from affiliates.services import api_keys
 from affiliates.services.viewer import Viewer
 from affiliates.validation import validation_errors
@@ -36,7 +46,6 @@ class Principal:
     key_id: int
     scope: str
     partner_id: int | None
-    signing_secret: str | None = None
 
     @property
     def actor(self) -> str:
@@ -164,7 +173,8 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
 
 
 def authenticate(allowed: tuple[str, ...]) -> Principal:
-    """The caller's principal, or 401/403."""
+    """The caller's principal, or 401/403: the one place a key is checked, with its
+    partner's status and, for a signed key, the request's signature."""
     from affiliates.extensions import db
 
     header = request.headers.get("Authorization", "")
@@ -177,15 +187,45 @@ def authenticate(allowed: tuple[str, ...]) -> Principal:
     key = api_keys.verify(db.engine, token.strip())  # type: ignore[arg-type]
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
+    if key.partner_status == PartnerStatus.SUSPENDED:
+        raise PartnerSuspended()
+    if key.signing_secret is not None:
+        check_signature(key.signing_secret)
     principal = Principal(
         key_id=key.id,
         scope=key.scope,
         partner_id=key.partner_id,
-        signing_secret=key.signing_secret,
     )
     if principal.scope != "admin" and principal.scope not in allowed:
         raise Forbidden(f"This route needs a key with scope: {', '.join(('admin', *allowed))}.")
     return principal
+
+
+def signed_path() -> str:
+    """The path a signature covers: the request target as the request line has it, without
+    its query string (the WSGI server's RAW_URI or REQUEST_URI); else the routed path,
+    percent-encoded."""
+    target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not target:
+        return quote(request.script_root + request.path)
+    if not target.startswith("/"):  # an absolute-form target: http://host/path?query
+        return urlsplit(target).path or "/"
+    return target.partition("?")[0].partition("#")[0]
+
+
+def check_signature(secret: str) -> None:
+    """401 unless the request is signed with `secret`, fresh, and signed so for the first
+    time; an accepted signature is remembered (committed) before the route does anything."""
+    now = time.time()  # the wall clock: senders sign with theirs
+    try:
+        verified = signatures.verify(secret, request.headers.get(signatures.HEADER),
+                                     request.method, signed_path(), request.get_data(cache=True),
+                                     now)  # fmt: skip
+    except signatures.SignatureError as exc:
+        raise Unauthorized(str(exc)) from None
+    used = current_app.extensions["used_signatures"]
+    if not used.claim(verified.digest, verified.expires_at, now):
+        raise Unauthorized("This signature was used already: sign every request anew.")
 
 
 def check_path(values: dict[str, Any]) -> None:

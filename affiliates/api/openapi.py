@@ -18,9 +18,11 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 REF = "#/components/schemas/{model}"
 ERRORS = {
     400: "Malformed request",
-    401: "Missing or unknown API key",
-    403: "Scope too narrow",
+    401: "Missing or unknown API key; for a signed key, a missing, wrong, stale or used "
+    "X-Affiliates-Signature",
+    403: "Scope too narrow, or the key's partner is suspended",
     404: "Unknown id, or not yours",
+    413: "The request body is over the size limit",
     422: "Validation failed",
 }
 

@@ -109,7 +109,8 @@ def list_ledger_entries(principal: Principal, query: LedgerEntryQuery) -> Page[L
           response=PayoutRunOut, status=201)  # fmt: skip
 def run_payouts(principal: Principal, body: PayoutRunIn) -> PayoutRunOut:
     """One payout per partner and currency whose unpaid balance reaches the threshold; a
-    partner without payout details is listed under `skipped` and its balance waits."""
+    partner without payout details, or suspended, is listed under `skipped` and its
+    balance waits."""
     threshold = body.min_amount or current_app.config["PAYOUT_MIN_AMOUNT"]
     result = payouts.run(db.session, body.currency, threshold, principal.actor,
                          current_app.extensions["clock"]())  # fmt: skip

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models, one module per domain."""
 
 from affiliates.database import Base
-from affiliates.models.accounts import ApiKey, User
+from affiliates.models.accounts import ApiKey, UsedSignature, User
 from affiliates.models.commissions import CommissionRule, CommissionRuleVersion
 from affiliates.models.conversions import AuditEntry, Conversion, CustomerBinding, Refund
 from affiliates.models.payouts import LedgerEntry, Payout, PayoutDetails
@@ -25,5 +25,6 @@ __all__ = [
     "PayoutDetails",
     "PromoCode",
     "Refund",
+    "UsedSignature",
     "User",
 ]

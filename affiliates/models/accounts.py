@@ -108,3 +108,14 @@ class ApiKey(Base):
     # Conversions keys may require signed postbacks (HMAC-SHA256 with this secret).
     signing_secret: Mapped[str | None] = mapped_column(String(128))
     revoked_at: Mapped[dt.datetime | None]
+
+
+class UsedSignature(Base):
+    """A signed request's signature, kept while its timestamp is still accepted: the primary
+    key lets each signature in once (see affiliates.services.used_signatures)."""
+
+    __tablename__ = "used_signatures"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # the signature's timestamp plus the 300 s it is accepted for; pruned a while after
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

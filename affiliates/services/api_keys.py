@@ -14,17 +14,23 @@ from sqlalchemy.orm import Session
 
 from affiliates.database import utcnow
 from affiliates.exceptions import Invalid
-from affiliates.models import ApiKey
+from affiliates.models import ApiKey, Partner
 
 KEY_PREFIX = "aff"
-_BY_PREFIX = select(
-    ApiKey.id,
-    ApiKey.key_hash,
-    ApiKey.scope,
-    ApiKey.partner_id,
-    ApiKey.signing_secret,
-    ApiKey.revoked_at,
-).where(ApiKey.prefix == bindparam("prefix"))
+# the key with its partner's status (partner keys), in one statement
+_BY_PREFIX = (
+    select(
+        ApiKey.id,
+        ApiKey.key_hash,
+        ApiKey.scope,
+        ApiKey.partner_id,
+        ApiKey.signing_secret,
+        ApiKey.revoked_at,
+        Partner.status.label("partner_status"),
+    )
+    .outerjoin(Partner, Partner.id == ApiKey.partner_id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
 SCOPES = ("admin", "conversions", "partner")
 _PREFIX = re.compile(r"[0-9a-f]{12}")  # token_hex(6); anything else cannot be a key of ours
 
@@ -76,10 +82,12 @@ class KeyInfo:
     scope: str
     partner_id: int | None
     signing_secret: str | None
+    partner_status: str | None = None  # a partner key's partner's status when read
 
 
 # Verified keys are remembered per process for a few seconds (one query less per API
-# request); a revocation reaches every process within this time.
+# request); a revocation reaches every process within this time. Partner keys are read
+# afresh each time, with their partner's status: a suspension stops them at once.
 CACHE_SECONDS = 5.0
 _cache: dict[str, tuple[float, KeyInfo]] = {}
 _CACHE_SIZE = 1000
@@ -104,7 +112,9 @@ def verify(bind: Engine, key: str) -> KeyInfo | None:
         return None
     if not hmac.compare_digest(row.key_hash, digest):
         return None
-    info = KeyInfo(row.id, row.scope, row.partner_id, row.signing_secret)
+    info = KeyInfo(row.id, row.scope, row.partner_id, row.signing_secret, row.partner_status)
+    if info.partner_id is not None:
+        return info
     if len(_cache) >= _CACHE_SIZE:
         _cache.clear()
     _cache[digest] = (now + CACHE_SECONDS, info)

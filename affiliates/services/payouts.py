@@ -5,7 +5,8 @@ NULL`), and a run that finds some of what it read already claimed by a racing ru
 that partner's payout instead of paying a different sum than it recorded.
 
 A payout records the partner's payout details as they were when it was made; a partner
-without payout details is not paid, its balance waits for the next run.
+without payout details, or suspended, is not paid: its balance waits for a run after it
+has details, or is reinstated.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from sqlalchemy.orm import Session
 from affiliates import banking
 from affiliates.exceptions import Conflict, NotFound
 from affiliates.models import LedgerEntry, Partner, Payout
-from affiliates.models.statuses import PayoutStatus
+from affiliates.models.statuses import PartnerStatus, PayoutStatus
 from affiliates.money import ZERO
 from affiliates.services import audit, payout_details
 from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.viewer import Viewer, visible
 
 NO_PAYOUT_DETAILS = "no_payout_details"
+PARTNER_SUSPENDED = "partner_suspended"
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def run(
     now: dt.datetime,
 ) -> Run:
     """One payout per partner and currency whose unpaid entries sum to `min_amount` or more,
-    made out to the partner's payout details of the moment; without details, none.
+    made out to the partner's payout details of the moment; without details, or to a
+    suspended partner, none (listed as skipped, with the reason).
 
     Each partner's payout is its own transaction, so a lost race costs only that payout.
     """
@@ -107,7 +110,12 @@ def run(
         total = sum((row.amount for row in rows), ZERO)
         if total < min_amount or total <= ZERO:
             continue
-        # read in the payout's own transaction: the snapshot is the details of this moment
+        # read in the payout's own transaction: the status and the details of this moment
+        status = session.scalar(select(Partner.status).where(Partner.id == partner_id))
+        if status == PartnerStatus.SUSPENDED:
+            session.rollback()
+            skipped.append(Skipped(partner_id, code, total, PARTNER_SUSPENDED))
+            continue
         details = payout_details.find(session, partner_id)
         if details is None:
             session.rollback()

@@ -126,7 +126,10 @@ class SkippedOut(BaseModel):
     partner_id: int
     currency: str
     amount: Money = Field(description="The balance that waits for the next run.")
-    reason: Literal["no_payout_details"]
+    reason: Literal["no_payout_details", "partner_suspended"] = Field(
+        description="`no_payout_details`: the partner has none yet; `partner_suspended`: "
+        "paid again once reinstated."
+    )
 
 
 class PayoutRunOut(BaseModel):
