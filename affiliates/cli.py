@@ -190,6 +190,8 @@ def import_orders(path: str, offer_id: int, chunk_size: int) -> None:
         raise click.ClickException(exc.detail) from None
     for line, message in report.errors:
         click.echo(f"line {line}: {message}", err=True)
+    for line, message in report.warnings:
+        click.echo(f"line {line}: warning: {message}", err=True)
     click.echo(
         f"{report.created} imported, {report.repeated} already known, "
         f"{len(report.errors)} rejected (of {report.rows} rows)."
