@@ -50,7 +50,7 @@ def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[Con
     _check_signature(principal)
     intake = conversions.record(
         db.engine,  # type: ignore[arg-type]
-        body.model_dump(exclude_none=True),
+        body.intake(),
         actor=principal.actor,
         secret=current_app.config["IP_HASH_KEY"],
         now=current_app.extensions["clock"](),
