@@ -39,6 +39,7 @@ from affiliates.api.schemas.conversions import (
     ConversionQuery,
     RefundIn,
     RejectIn,
+    WarningOut,
 )
 from affiliates.api.schemas.links import (
     LinkCreate,
@@ -256,4 +257,5 @@ __all__ = [
     "TimestampIn",
     "Url",
     "UtmValue",
+    "WarningOut",
 ]
