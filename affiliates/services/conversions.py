@@ -214,8 +214,7 @@ def _confirm_pixel(
         store.connection, offer, pixel.partner_id, pixel.type, amount, pixel.occurred_at,
         items, new_customer, stamp,
     )  # fmt: skip
-    note = (f"confirmed by the server's postback: amount {pixel.amount} (the pixel's) is "
-            f"{amount}")  # fmt: skip
+    note = f"confirmed by the server's postback: amount {amount} (the pixel said {pixel.amount})"
     seen = {warning["field"] for warning in pixel.warnings}
     confirmed = dataclasses.replace(
         pixel,
