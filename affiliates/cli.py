@@ -199,6 +199,8 @@ def import_orders(path: str, offer_id: int, chunk_size: int) -> None:
         raise click.ClickException(exc.detail) from None
     for line, message in report.errors:
         click.echo(f"line {line}: {message}", err=True)
+    for line, message in report.warnings:
+        click.echo(f"line {line}: warning: {message}", err=True)
     refunds = ""
     if report.refunded or report.refunds_repeated:
         refunds = f" Refunds: {report.refunded} applied, {report.refunds_repeated} already applied."

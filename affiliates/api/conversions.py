@@ -30,13 +30,14 @@ def _out(conversion: Conversion) -> ConversionOut:
 
 @endpoint("/conversions", "POST", summary="Record a sale or lead (idempotent)",
           scopes=("conversions",), body=ConversionCreate, response=ConversionOut, status=201,
-          responses={200: "The same order again: the original answer",
+          responses={200: "The same order again: the original answer; or an order the pixel "
+                          "reported (flag pixel_unverified), now confirmed: this amount wins",
                      409: "The same order with a different amount"})  # fmt: skip
 def create_conversion(principal: Principal, body: ConversionCreate) -> tuple[ConversionOut, int]:
     """Record a conversion once per (offer_id, type, order_id), attribute it and hold it."""
     intake = conversions.record(
         db.engine,  # type: ignore[arg-type]
-        body.model_dump(exclude_none=True),
+        body.intake(),
         actor=principal.actor,
         secret=current_app.config["IP_HASH_KEY"],
         now=current_app.extensions["clock"](),

@@ -144,7 +144,8 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
     # JSON text holds a NUL only as the escape \u0000 (or in UTF-16/32, whose bytes are
     # full of NULs): without either, no value needs walking
     raw = request.get_data(cache=True)
-    if (b"\\u0000" in raw or b"\x00" in raw) and (errors := nul_errors(data)):
+    nul = b"\\u0000" in raw or b"\x00" in raw
+    if nul and not getattr(model, "checks_nul", False) and (errors := nul_errors(data)):
         raise Unprocessable("Some fields are invalid.", errors)
     try:
         return model.model_validate(data)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -66,6 +67,13 @@ class Conversion(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     explanation: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The optional fields the intake could not use and dropped: [{field, code, message}].
+    warnings: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    # Set with the `pixel_unverified` flag; the server's confirmation is a guarded UPDATE
+    # on it (see conversions.confirm_pixel), so of two racing postbacks one confirms.
+    pixel_unverified: Mapped[bool] = mapped_column(default=False, server_default=false())
     commission: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("commission_rules.id"))
     rule_version: Mapped[int | None]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.attribution import METHODS
 from affiliates.database import Base, Percent, utcnow
-from affiliates.models.statuses import OfferStatus, PartnerStatus
+from affiliates.models.statuses import OfferStatus, PartnerStatus, PixelTrust
 
 DEFAULT_PRIORITY = list(METHODS)
 
@@ -22,6 +22,7 @@ class Offer(Base):
     __table_args__ = (
         CheckConstraint("attribution_window_days >= 0", name="window_not_negative"),
         CheckConstraint("hold_days >= 0", name="hold_not_negative"),
+        CheckConstraint("pixel IN ('off', 'review', 'on')", name="pixel_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +39,11 @@ class Offer(Base):
     attribution_priority: Mapped[list[str]] = mapped_column(JSON)
     # Flag conversions whose promo code comes with no click from the code's partner.
     require_click_for_code: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How far the pixel (/p/conversion.gif) is trusted: `off` records nothing, `review` holds
+    # each pixel conversion for staff or the server's postback, `on` takes it as it comes.
+    pixel: Mapped[str] = mapped_column(
+        String(8), default=PixelTrust.REVIEW, server_default=PixelTrust.REVIEW
+    )
     status: Mapped[str] = mapped_column(String(16), default=OfferStatus.ACTIVE)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -33,6 +33,18 @@ class OfferStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class PixelTrust(StrEnum):
+    """How far an offer trusts its pixel: not at all, after review or a postback, fully."""
+
+    OFF = "off"
+    REVIEW = "review"
+    ON = "on"
+
+
+# The flag of a pixel conversion waiting for staff or for the server's postback.
+PIXEL_UNVERIFIED = "pixel_unverified"
+
+
 class PayoutStatus(StrEnum):
     """A payout is made `pending` and settled by the bank's answer."""
 

@@ -18,7 +18,7 @@ from affiliates import attribution as engine
 from affiliates import commissions
 from affiliates.exceptions import Conflict, DomainError, Invalid, NotFound
 from affiliates.models import Conversion, PromoCode
-from affiliates.models.statuses import CLOSED, ConversionStatus
+from affiliates.models.statuses import CLOSED, PIXEL_UNVERIFIED, ConversionStatus, PixelTrust
 from affiliates.money import CENT, ZERO
 from affiliates.services import audit, commission_rules, intake_store, ledger
 from affiliates.services.intake_store import (
@@ -34,6 +34,7 @@ from affiliates.services.intake_store import (
 from affiliates.services.paging import DEFAULT_LIMIT, Page, paginate
 from affiliates.services.stats import period
 from affiliates.services.viewer import Viewer, visible
+from affiliates.validation.models import dropped
 from tracking.promo import check_code
 
 
@@ -124,9 +125,14 @@ def _record(
     currency = (data.get("currency") or offer.currency).upper()
     if currency != offer.currency:
         raise Invalid("currency", f"The offer is in {offer.currency}.")
+    if source == "pixel" and offer.pixel == PixelTrust.OFF:
+        raise Invalid("offer_id", "The offer takes no pixel conversions.")
+    warnings = list(data.get("warnings") or ())
     occurred_at = data.get("occurred_at") or now
     if occurred_at > now + dt.timedelta(minutes=5):
-        raise Invalid("occurred_at", "The conversion cannot be in the future.")
+        # an optional field: the sale is recorded at the server's time
+        warnings.append(dropped("occurred_at", "The conversion cannot be in the future"))
+        occurred_at = now
     code_touch, promo = _code_touch(store, offer, data.get("promo_code"), amount, key,
                                     occurred_at)  # fmt: skip
     facts = engine.Facts(occurred_at, data.get("customer_email"), found.click_reused)
@@ -147,6 +153,9 @@ def _record(
         "utm_campaign": data.get("utm_campaign"),
         "new_customer": data.get("new_customer"),
         "items": _items(data.get("items")),
+        "warnings": warnings,
+        # under `review` the pixel's word waits for staff or the server's postback
+        "pixel_unverified": source == "pixel" and offer.pixel == PixelTrust.REVIEW,
         "source": source,
         "occurred_at": occurred_at,
         "hold_until": occurred_at + dt.timedelta(days=offer.hold_days),
@@ -171,7 +180,60 @@ def _record(
     original = store.existing(offer.id, kind, order_id)
     if original is None:  # refused as a copy of an order that is not there: cannot happen
         raise RuntimeError(f"Order {order_id} was refused as a repeat, yet is not recorded.")
+    if source != "pixel" and _waits_for_postback(original):
+        confirmed = _confirm_pixel(store, offer, original, data, amount, found.rules_stamp,
+                                   actor, now)  # fmt: skip
+        if confirmed is not None:
+            return Intake(confirmed, created=False)
+        # another postback (or staff) came first: answer as to any repeat
+        original = store.existing(offer.id, kind, order_id) or original
     return _same_or_conflict(original, amount)
+
+
+def _waits_for_postback(conversion: StoredConversion) -> bool:
+    return conversion.pixel_unverified and conversion.status == ConversionStatus.PENDING
+
+
+def _confirm_pixel(
+    store: IntakeStore,
+    offer: IntakeOffer,
+    pixel: StoredConversion,
+    data: Mapping[str, Any],
+    amount: Decimal,
+    stamp: tuple[Any, ...],
+    actor: str,
+    now: dt.datetime,
+) -> StoredConversion | None:
+    """The server's postback of an order the pixel reported: its amount wins (and the
+    commission is recomputed on it, for the partner the pixel's click or code found), the
+    flag clears, and an audit entry records before and after. None when another postback
+    or staff came first."""
+    items = _items(data.get("items")) or pixel.items
+    new_customer = data.get("new_customer", pixel.new_customer)
+    earned = commission_rules.for_new_conversion(
+        store.connection, offer, pixel.partner_id, pixel.type, amount, pixel.occurred_at,
+        items, new_customer, stamp,
+    )  # fmt: skip
+    note = f"confirmed by the server's postback: amount {amount} (the pixel said {pixel.amount})"
+    seen = {warning["field"] for warning in pixel.warnings}
+    confirmed = dataclasses.replace(
+        pixel,
+        amount=amount,
+        commission=earned.amount,
+        rule_id=earned.rule_id,
+        rule_version=earned.rule_version,
+        items=items,
+        new_customer=new_customer,
+        flags=[flag for flag in pixel.flags if flag != PIXEL_UNVERIFIED],
+        explanation=[*pixel.explanation, note, earned.explanation],
+        warnings=[*pixel.warnings,
+                  *(w for w in data.get("warnings") or () if w["field"] not in seen)],
+        pixel_unverified=False,
+        updated_at=now,
+    )  # fmt: skip
+    entry = NewAuditEntry("conversion", "confirmed", actor, now, snapshot(pixel),
+                          snapshot(confirmed), note)  # fmt: skip
+    return confirmed if store.confirm(confirmed, entry) else None
 
 
 def _code_touch(
@@ -226,7 +288,7 @@ def _rows(
         attribution=verdict.method,
         status=verdict.status,
         reason=verdict.rejected,
-        flags=list(verdict.flags),
+        flags=[*verdict.flags, *([PIXEL_UNVERIFIED] if fixed["pixel_unverified"] else [])],
         commission=earned.amount,
         rule_id=earned.rule_id,
         rule_version=earned.rule_version,
@@ -434,7 +496,9 @@ def approve_due(session: Session, now: dt.datetime, actor: str = "approve-due") 
 def record_pixel(args: Mapping[str, str], click_id: str | None, app: Any) -> Intake | None:
     """A conversion reported by the pixel on the merchant's thank-you page.
 
-    Bad or incomplete parameters record nothing (the pixel still answers its GIF).
+    Bad or incomplete required parameters record nothing, nor does an offer whose `pixel`
+    is `off` (the pixel still answers its GIF); under `review` the conversion waits for
+    staff or for the server's postback of the same order (see _confirm_pixel).
     """
     from pydantic import ValidationError
 
@@ -446,16 +510,16 @@ def record_pixel(args: Mapping[str, str], click_id: str | None, app: Any) -> Int
     data: dict[str, Any] = {name: args[name][:1000] for name in fields if args.get(name)}
     if click_id:
         data["click_id"] = click_id[:64]
-    if any("\x00" in value for value in data.values()):
-        return None  # as the API refuses it: PostgreSQL text cannot hold NUL
     try:
+        # an unusable optional field (a mangled promo code) is dropped and recorded as a
+        # warning; a bad required one (NUL in the order id, say) records nothing
         body = ConversionCreate.model_validate(data)
     except ValidationError:
         return None
     try:
         return record(
             db.engine,  # type: ignore[arg-type]
-            body.model_dump(exclude_none=True),
+            body.intake(),
             actor="pixel",
             secret=app.config["IP_HASH_KEY"],
             now=app.extensions["clock"](),

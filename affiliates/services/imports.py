@@ -42,6 +42,8 @@ class ImportReport:
     refunded: int = 0  # refund rows applied
     refunds_repeated: int = 0  # refund rows already applied (by an earlier import, say)
     errors: list[tuple[int, str]] = field(default_factory=list)
+    # rows imported without an optional field that could not be used, by line number
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _row_error(exc: Exception) -> str:
@@ -141,7 +143,7 @@ def _import_row(
         body = ConversionCreate.model_validate({"offer_id": offer_id, **data})
         intake = conversions.record(
             session.get_bind().engine,
-            body.model_dump(exclude_none=True),
+            body.intake(),
             actor="import-orders",
             secret=secret,
             now=now,
@@ -153,6 +155,8 @@ def _import_row(
         return
     if intake.created:
         report.created += 1
+        for warning in intake.conversion.warnings:
+            report.warnings.append((line, f"{warning['field']}: {warning['message']}"))
     else:
         report.repeated += 1
 

@@ -47,6 +47,7 @@ class IntakeOffer:
     require_click_for_code: bool
     max_discount_percent: Decimal | None
     target_cac: Decimal | None
+    pixel: str
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class NewConversion:
     reason: str | None
     flags: list[str]
     explanation: list[str]
+    warnings: list[dict[str, str]]
+    pixel_unverified: bool
     commission: Decimal
     rule_id: int | None
     rule_version: int | None
@@ -208,7 +211,7 @@ class IntakeStore:
         if not rows:
             return None
         (o_id, currency, hold_days, window_days, priority, min_click_seconds, require_click,
-         max_discount, target_cac,
+         max_discount, target_cac, pixel,
          c_id, c_created_at, c_is_bot, c_attributable, l_id, l_archived_at, cp_id, cp_email,
          cp_status, claimed,
          r_id, r_email, r_status, r_ref_code,
@@ -216,7 +219,7 @@ class IntakeStore:
          *stamp) = rows[0]  # fmt: skip
         offer = IntakeOffer(
             o_id, currency, hold_days, window_days, sql.json_out(priority), min_click_seconds,
-            bool(require_click), sql.money_out(max_discount), sql.money_out(target_cac),
+            bool(require_click), sql.money_out(max_discount), sql.money_out(target_cac), pixel,
         )  # fmt: skip
         click = None
         if c_id is not None and l_id is not None and cp_id is not None:
@@ -327,6 +330,30 @@ class IntakeStore:
                 raise
         return int(new_id)
 
+    def confirm(self, confirmed: StoredConversion, entry: NewAuditEntry) -> bool:
+        """Write the server's confirmation of a pixel conversion (`confirmed`: the row as it
+        is to be) and its audit entry in one transaction; False when the row no longer waits
+        for one (a racing postback, or staff, came first), and nothing was written."""
+        sql = self._sql
+        values = sql.conversion_values(confirmed)
+        params = {name: values[name] for name in _CONFIRMED_COLUMNS}
+        params.update(id=confirmed.id, waiting=sql.flag(True), pending="pending")
+        audit = sql.audit_values(entry)
+        audit["entity_id"] = confirmed.id
+        with _WRITERS.turn(self.connection):
+            try:
+                # a guarded UPDATE on the flag, never read-then-write: of racing postbacks
+                # of the same order one confirms it, the others find it confirmed
+                if not self._run(sql.confirm, params, rowcount=True):
+                    self._rollback()
+                    return False
+                self._run(sql.insert_audit, audit)
+                self._driver.commit()
+            except BaseException:
+                self._rollback()
+                raise
+        return True
+
     # the driver ----------------------------------------------------------------------------
 
     def _rollback(self) -> None:
@@ -383,7 +410,7 @@ _PROMO = (
 _TOUCHES = """
 SELECT o.id, o.currency, o.hold_days, o.attribution_window_days, o.attribution_priority,
  o.min_click_to_conversion_seconds, o.require_click_for_code, o.max_discount_percent,
- o.target_cac,
+ o.target_cac, o.pixel,
  {click},
  r.id, r.email, r.status, r.ref_code,
  b.attributed_at, bp.id, bp.email, bp.status,
@@ -426,6 +453,17 @@ _REBIND = (
     " WHERE offer_id = :offer_id AND customer_key = :customer_key"
     " AND attributed_at < :lapsed_before"
 )
+# what the server's postback sets on a pixel conversion it confirms
+_CONFIRMED_COLUMNS = (
+    "amount", "commission", "rule_id", "rule_version", "items", "new_customer", "flags",
+    "explanation", "warnings", "pixel_unverified", "updated_at",
+)  # fmt: skip
+_CONFIRM = (
+    "UPDATE conversions SET "  # noqa: S608 - fixed names
+    + ", ".join(f"{name} = :{name}" for name in _CONFIRMED_COLUMNS)
+    + " WHERE id = :id AND pixel_unverified = :waiting AND status = :pending"
+    " AND refunded_amount <= :amount"
+)
 _INSERT_AUDIT = (
     'INSERT INTO audit_entries (entity, entity_id, action, actor, at, "before", "after",'
     " reason) VALUES (:entity, :entity_id, :action, :actor, :at, :before, :after, :reason)"
@@ -444,6 +482,7 @@ class _SQLite:
         self.bind = style(_BIND)
         self.rebind = style(_REBIND)
         self.insert_audit = style(_INSERT_AUDIT)
+        self.confirm = style(_CONFIRM)
 
     @staticmethod
     def style(sql: str) -> str:
@@ -472,6 +511,8 @@ class _SQLite:
         values["commission"] = money(new.commission)
         values["flags"] = dumps(new.flags)
         values["explanation"] = dumps(new.explanation)
+        values["warnings"] = dumps(new.warnings)
+        values["pixel_unverified"] = self.flag(new.pixel_unverified)
         # None too is written as JSON (null), as SQLAlchemy's JSON type writes it
         values["items"] = dumps(new.items)
         values["new_customer"] = self.flag(new.new_customer)

@@ -4,13 +4,15 @@ pixel) and a partner's payout details (the demo, the coming settings page)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     RootModel,
     StringConstraints,
     ValidationError,
@@ -19,9 +21,11 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from affiliates import banking
 from affiliates.validation import checks
+from affiliates.validation.errors import validation_errors
 from affiliates.validation.types import (
     AccountNumber,
     Bic,
@@ -34,6 +38,7 @@ from affiliates.validation.types import (
     Name,
     Phone,
     PositiveMoneyIn,
+    PromoCodeText,
     Reference,
     TimestampIn,
     UtmValue,
@@ -44,6 +49,16 @@ class Input(BaseModel):
     """Requests: unknown fields are an error, so a typo never passes silently."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=10_000)
+    # True where the model refuses NUL in each text field itself (so an optional field
+    # holding one can be dropped); elsewhere the API refuses a body with NUL anywhere.
+    checks_nul: ClassVar[bool] = False
+
+
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("Text may not contain NUL.")
+    return value
 
 
 # Conversions ----------------------------------------------------------------------------
@@ -55,8 +70,59 @@ class ItemIn(Input):
     quantity: Int = Field(1, ge=1, le=1_000_000)
     amount: MoneyIn = Field(description="The line's total.")
 
+    _text = field_validator("sku", "category")(_no_nul)
+
+
+class IntakeWarning(TypedDict):
+    """An optional field the intake could not use: dropped, and the sale recorded without it."""
+
+    field: str
+    code: str  # "dropped"
+    message: str
+
+
+# What a conversion can do without. An optional field that cannot be used is dropped and
+# named in `warnings`, so a sale is never lost over one (a customer's email at a `.local`
+# domain, a mangled promo code, a timestamp from the future). The other fields say what was
+# sold, for how much and in what money, and which order it is (the idempotency key): they
+# stay strict, and a bad one is a 422.
+OPTIONAL_FIELDS = (
+    "customer_id", "customer_email", "click_id", "promo_code", "utm_source", "utm_campaign",
+    "occurred_at", "new_customer", "items",
+)  # fmt: skip
+_DROPPED = {
+    "occurred_at": "The server's time of receipt was used instead.",
+    "items": "The conversion was recorded without its lines.",
+}
+
+
+def dropped(field: str, reason: str) -> IntakeWarning:
+    """The warning for an optional field the intake dropped."""
+    then = _DROPPED.get(field, "The conversion was recorded without it.")
+    return {"field": field, "code": "dropped", "message": f"{reason.rstrip('.')}. {then}"}
+
+
+def _optional_fields_take_anything(schema: dict[str, Any]) -> None:
+    # What the server does, the schema says: an optional field takes any value, and one
+    # that is not of the usable shape (the first choice) is dropped and named in `warnings`.
+    for name in OPTIONAL_FIELDS:
+        usable = schema["properties"][name]
+        described = {key: usable.pop(key) for key in ("title", "default") if key in usable}
+        schema["properties"][name] = {
+            **described,
+            "description": (usable.pop("description", "") + " An unusable value is dropped "
+                            "and named in `warnings`; the sale is recorded without it."
+                            ).strip(),
+            "anyOf": [usable, {"description": "Anything else: dropped, with a warning."}],
+        }  # fmt: skip
+
 
 class ConversionCreate(Input):
+    """A sale or lead. Optional fields that cannot be used are dropped, not refused: see
+    `warnings` (pydantic's errors for them, in the contract's words)."""
+
+    model_config = ConfigDict(json_schema_extra=_optional_fields_take_anything)
+
     offer_id: Id
     type: Literal["sale", "lead"] = "sale"
     order_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -67,14 +133,50 @@ class ConversionCreate(Input):
     )
     customer_email: EmailStr | None = Field(None, max_length=320)
     click_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
-    promo_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = (
-        None
-    )
+    promo_code: PromoCodeText | None = None
     utm_source: UtmValue | None = None
     utm_campaign: UtmValue | None = None
     occurred_at: TimestampIn | None = None
     new_customer: bool | None = None
     items: list[ItemIn] | None = Field(None, max_length=500)
+
+    checks_nul: ClassVar[bool] = True
+    _warnings: list[IntakeWarning] = PrivateAttr(default_factory=list)
+    _text = field_validator("order_id", "customer_id", "customer_email", "click_id",
+                            "promo_code", "utm_source", "utm_campaign")(_no_nul)  # fmt: skip
+
+    @property
+    def warnings(self) -> list[IntakeWarning]:
+        """The optional fields dropped on the way in, each with why."""
+        return self._warnings
+
+    def intake(self) -> dict[str, Any]:
+        """The values for `conversions.record`: the fields given, and the warnings."""
+        return {**self.model_dump(exclude_none=True), "warnings": list(self._warnings)}
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_unusable(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ConversionCreate]
+    ) -> ConversionCreate:
+        # The fast path is one validation; only a refused optional field costs a second.
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, dict):
+                raise
+            warnings: dict[str, IntakeWarning] = {}
+            for error in validation_errors(exc):
+                name = error["field"].split(".", 1)[0]
+                if name in OPTIONAL_FIELDS and name in data and name not in warnings:
+                    where = "" if error["field"] == name else f"{error['field']}: "
+                    warnings[name] = dropped(name, where + error["message"])
+            if not warnings:
+                raise
+            # a required field's error (if any) is raised from here, naming only it
+            model = handler({key: value for key, value in data.items() if key not in warnings})
+        model._warnings = [*warnings.values(), *model._warnings]
+        return model
 
     @field_validator("amount")
     @classmethod

@@ -160,3 +160,21 @@ def test_racing_partial_refunds_never_refund_more_than_the_amount_nor_lose_one(
     assert f"{conversion.refunded_amount}" == "900.00"
     refunds = rows(session, AuditEntry, AuditEntry.action == "refunded")
     assert refunds == 3
+
+
+def test_eight_concurrent_postbacks_of_a_pixel_order_confirm_it_once(
+    app, client, session, conversions_headers
+):
+    offer = OfferFactory(pixel="review")
+    pixel = client.get("/p/conversion.gif", query_string={
+        "offer_id": offer.id, "order_id": "P-1", "amount": "999999.00"})  # fmt: skip
+    assert pixel.status_code == 200
+    assert rows(session, Conversion, Conversion.pixel_unverified.is_(True)) == 1
+    body = {"offer_id": offer.id, "order_id": "P-1", "amount": "1499.00"}
+    results = race(app, [body] * 8, conversions_headers)
+    assert all(isinstance(result, tuple) for result in results), results
+    assert sorted(status for status, _ in results) == [200] * 8, results
+    assert {(answer["amount"], tuple(answer["flags"])) for _, answer in results} == {
+        ("1499.00", ())}  # fmt: skip
+    assert rows(session, AuditEntry, AuditEntry.action == "confirmed") == 1
+    assert rows(session, Conversion, Conversion.pixel_unverified.is_(False)) == 1

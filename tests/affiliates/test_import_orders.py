@@ -48,16 +48,19 @@ def test_bad_rows_are_reported_by_line_number_and_the_good_rows_land(runner, ses
     offer = OfferFactory()
     result = run(runner, write(tmp_path, MIXED), offer.id)
     assert result.exit_code == 0, result.output
-    assert "2 imported, 0 already known, 4 rejected (of 6 rows)." in result.stdout
+    assert "3 imported, 0 already known, 3 rejected (of 6 rows)." in result.stdout
     reported = [line.split(":")[0] for line in result.stderr.splitlines()]
     assert reported == ["line 3", "line 4", "line 5", "line 7"]
     assert "amount" in result.stderr.splitlines()[0]
-    assert "occurred_at" in result.stderr.splitlines()[3]
+    # a timestamp in the future is an optional field dropped: the row lands, warned
+    assert result.stderr.splitlines()[3].startswith("line 7: warning: occurred_at: ")
     landed = conversions(session)
     assert [(c.order_id, f"{c.amount}", c.source, c.status) for c in landed] == [
         ("R-1", "1499.00", "import", "pending"),
         ("R-5", "250.50", "import", "pending"),
+        ("R-6", "10.00", "import", "pending"),
     ]
+    assert [w["field"] for w in landed[2].warnings] == ["occurred_at"]
     assert landed[0].occurred_at == dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
 
 
@@ -68,8 +71,8 @@ def test_a_reimport_changes_nothing(runner, session, tmp_path):
     counts = (count(session, Conversion), count(session, AuditEntry))
     again = run(runner, path, offer.id)
     assert again.exit_code == 0
-    assert "0 imported, 2 already known, 4 rejected (of 6 rows)." in again.stdout
-    assert (count(session, Conversion), count(session, AuditEntry)) == counts == (2, 2)
+    assert "0 imported, 3 already known, 3 rejected (of 6 rows)." in again.stdout
+    assert (count(session, Conversion), count(session, AuditEntry)) == counts == (3, 3)
 
 
 def test_a_reimported_order_with_another_amount_is_reported_not_changed(runner, session, tmp_path):
@@ -252,3 +255,19 @@ def test_the_import_orders_help_says_how_a_refund_row_is_written(runner):
     text = " ".join(result.output.split())
     assert 'A row of type "refund" refunds the sale with its order_id' in text
     assert "It must carry a refund_id" in text
+
+
+def test_an_imported_row_with_an_unusable_optional_field_lands_without_it(
+    runner, session, tmp_path
+):
+    offer = OfferFactory()
+    text = "order_id,amount,customer_email,promo_code\nR-1,100.00,john@corp.local,no way\n"
+    result = run(runner, write(tmp_path, text), offer.id)
+    assert "1 imported, 0 already known, 0 rejected (of 1 rows)." in result.stdout
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[:3] for line in lines] == [
+        ["line 2", "warning", "customer_email"],
+        ["line 2", "warning", "promo_code"],
+    ]
+    (conversion,) = conversions(session)
+    assert [w["field"] for w in conversion.warnings] == ["customer_email", "promo_code"]

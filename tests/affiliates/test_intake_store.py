@@ -35,7 +35,9 @@ def _new(offer_id: int, order_id: str = "O-1", **changes) -> NewConversion:
         click_id=None, promo_code_id=None, utm_source="ref0001", utm_campaign="весна",
         partner_id=None, attribution=None, status="pending", reason=None,
         flags=["too_fast", "click_reused"], explanation=["no touch: organic", "0.00 ₽"],
-        commission=Decimal("0.10"), rule_id=None, rule_version=None, new_customer=True,
+        warnings=[{"field": "customer_email", "code": "dropped", "message": "Не адрес."}],
+        pixel_unverified=True, commission=Decimal("0.10"), rule_id=None, rule_version=None,
+        new_customer=True,
         items=[{"sku": "A-1", "category": "книги", "quantity": 2, "amount": "10.05"}],
         source="api", occurred_at=AT, hold_until=AT + dt.timedelta(days=30),
         created_at=AT + dt.timedelta(microseconds=1), updated_at=AT + dt.timedelta(seconds=1),
@@ -203,6 +205,7 @@ def test_the_touches_are_what_the_database_holds():
     assert found is not None
     assert dataclasses.astuple(found.offer) == (
         offer.id, "RUB", 7, 30, ["click", "utm"], 10, True, Decimal("12.50"), Decimal("1500.05"),
+        "review",
     )  # fmt: skip
     assert found.click is not None
     assert (found.click.id, found.click.created_at, found.click.is_bot,

@@ -41,8 +41,10 @@ def visit(client, clock, link) -> str:
     return parse_qs(urlsplit(response.headers["Location"]).query)["aff_click_id"][0]
 
 
-def test_the_pixel_records_a_conversion_attributed_by_the_click_cookie(client, session, clock):
-    link = LinkFactory()
+def test_an_offer_that_trusts_its_pixel_records_a_conversion_attributed_by_the_click_cookie(
+    client, session, clock
+):
+    link = LinkFactory(offer__pixel="on")
     click_id = visit(client, clock, link)
     assert client.get_cookie("aff_click_id").value == click_id
     response = client.get(

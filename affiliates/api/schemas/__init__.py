@@ -40,6 +40,7 @@ from affiliates.api.schemas.conversions import (
     RefundIn,
     RefundOut,
     RejectIn,
+    WarningOut,
 )
 from affiliates.api.schemas.links import (
     LinkCreate,
@@ -258,4 +259,5 @@ __all__ = [
     "TimestampIn",
     "Url",
     "UtmValue",
+    "WarningOut",
 ]

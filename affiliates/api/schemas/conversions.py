@@ -6,9 +6,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
+from typing_extensions import TypedDict
 
 from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Timestamp
 from affiliates.validation import Id, Moment, RefundCreate
+
+
+class WarningOut(TypedDict):
+    """An optional field the intake could not use: dropped, and the sale recorded without it
+    (`occurred_at`: the server's time of receipt is used)."""
+
+    field: Annotated[str, Field(examples=["customer_email"])]
+    code: Literal["dropped"]
+    message: Annotated[str, Field(examples=[
+        "value is not a valid email address: The part after the @-sign is a special-use or "
+        "reserved name that cannot be used with email. The conversion was recorded without it."
+    ])]  # fmt: skip
 
 
 class ConversionOut(Output):
@@ -28,8 +41,14 @@ class ConversionOut(Output):
     hold_until: Timestamp
     occurred_at: Timestamp
     reason: str | None
-    flags: list[str]
+    flags: list[str] = Field(
+        description="What holds it for review: too_fast, click_reused, code_without_click, "
+        "pixel_unverified (a pixel conversion waiting for staff or the server's postback)."
+    )
     explanation: list[str]
+    warnings: list[WarningOut] = Field(
+        description="The optional fields dropped on the way in, each with why; [] when none."
+    )
     source: str
     created_at: Timestamp
 

@@ -19,6 +19,13 @@ from affiliates.validation import (
     Url,
 )
 
+Pixel = Literal["off", "review", "on"]
+PIXEL = (
+    "How far the pixel (/p/conversion.gif) is trusted: `off` records nothing (the GIF is still "
+    "served); `review` holds each pixel conversion (flag `pixel_unverified`) for staff or for "
+    "the server's postback of the same order, whose amount wins; `on` takes it as it comes."
+)
+
 
 def _default_priority() -> list[Method]:
     return ["promo_code", "click", "utm", "customer"]
@@ -38,6 +45,7 @@ class OfferCreate(Input):
         False, description="Flag promo-code conversions with no click from the code's partner."
     )
     attribution_priority: Priority = Field(default_factory=lambda: _default_priority())
+    pixel: Pixel = Field("review", description=PIXEL)
 
 
 class OfferUpdate(Input):
@@ -52,6 +60,7 @@ class OfferUpdate(Input):
     min_click_to_conversion_seconds: Int | None = Field(None, ge=0, le=86_400)
     require_click_for_code: bool | None = None
     attribution_priority: Priority | None = None
+    pixel: Pixel | None = Field(None, description=PIXEL)
     status: Literal["active", "archived"] | None = None
 
 
@@ -69,6 +78,7 @@ class OfferOut(Output):
     min_click_to_conversion_seconds: int
     require_click_for_code: bool
     attribution_priority: list[str]
+    pixel: Pixel = Field(description=PIXEL)
     status: str
     created_at: Timestamp
     updated_at: Timestamp
