@@ -97,14 +97,16 @@ def list_refunds(principal: Principal, conversion_id: int, query: ListQuery) -> 
 
 
 @endpoint("/conversions/<int:conversion_id>/approve", "POST", summary="Approve a conversion",
-          body=ApproveIn, body_optional=True, response=ConversionOut)  # fmt: skip
+          body=ApproveIn, body_optional=True, response=ConversionOut,
+          responses={409: "Not approvable in its status"})  # fmt: skip
 def approve_conversion(principal: Principal, conversion_id: int, body: ApproveIn) -> ConversionOut:
     """Staff approval, also of a conversion held by fraud flags."""
     return _out(conversions.approve(db.session, conversion_id, principal.actor, body.reason))
 
 
 @endpoint("/conversions/<int:conversion_id>/reject", "POST", summary="Reject a conversion",
-          body=RejectIn, response=ConversionOut)  # fmt: skip
+          body=RejectIn, response=ConversionOut,
+          responses={409: "Not rejectable in its status"})  # fmt: skip
 def reject_conversion(principal: Principal, conversion_id: int, body: RejectIn) -> ConversionOut:
     """Staff rejection with a reason."""
     return _out(conversions.reject(db.session, conversion_id, principal.actor, body.reason))

@@ -28,7 +28,7 @@ from affiliates.exceptions import (
 from affiliates.models.statuses import PartnerStatus
 from affiliates.services import api_keys
 from affiliates.services.viewer import Viewer
-from affiliates.validation import validation_errors
+from affiliates.validation import from_text, validation_errors
 
 api = Blueprint("api", __name__)
 
@@ -155,9 +155,10 @@ def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
     names = {field.alias or name for name, field in model.model_fields.items()}
-    data = {key: request.args.get(key) for key in request.args if key in names}
-    if errors := nul_errors(data):
+    text = {key: request.args.get(key, "") for key in request.args if key in names}
+    if errors := nul_errors(text):
         raise Unprocessable("Some query parameters are invalid.", errors)
+    data = from_text(model, text)
     paged = "limit" in model.model_fields
     if paged and "limit" not in data:
         data["limit"] = current_app.config["API_PAGE_LIMIT"]
@@ -230,9 +231,12 @@ def check_signature(secret: str) -> None:
 
 
 def check_path(values: dict[str, Any]) -> None:
-    """404 for path values no stored object can have (ids past MAX_ID, text with NUL)."""
+    """404 for path values no stored object can have (ids outside 1..MAX_ID, the range of
+    their INTEGER column, and text with NUL), before anything reaches the database. (Flask's
+    `int` converter already refuses a sign, so -1 never gets here: it is 404 too.)"""
     for name, value in values.items():
-        if (isinstance(value, int) and value > MAX_ID) or (isinstance(value, str) and NUL in value):
+        out_of_range = isinstance(value, int) and not 1 <= value <= MAX_ID
+        if out_of_range or (isinstance(value, str) and NUL in value):
             raise NotFound(f"No object has this {name}.")
 
 

@@ -11,28 +11,48 @@ from flask import Blueprint, Response, jsonify, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from affiliates.api.core import ENDPOINTS, api
-from affiliates.api.schemas import Problem
+from affiliates.api.core import ENDPOINTS, Endpoint, api
+from affiliates.api.schemas import MAX_ID, Problem
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 REF = "#/components/schemas/{model}"
-ERRORS = {
-    400: "Malformed request",
+# The errors a route can answer, by what it takes: every route checks its key; a route with
+# a path id looks it up; one with a body reads it; one with a body or a query validates it;
+# every route reads the database, which may not answer.
+ALWAYS = {
     401: "Missing or unknown API key; for a signed key, a missing, wrong, stale or used "
     "X-Affiliates-Signature",
     403: "Scope too narrow, or the key's partner is suspended",
-    404: "Unknown id, or not yours",
-    413: "The request body is over the size limit",
-    422: "Validation failed",
+    503: "The database does not answer; retry after Retry-After seconds",
 }
+WITH_PATH = {404: "Unknown id, or not yours"}
+WITH_BODY = {
+    400: "Malformed request: not JSON, or not an object",
+    413: "The request body is over the size limit",
+}
+VALIDATED = {422: "Validation failed: each error names its field"}
+# a path id, as the id columns hold them: out of range is 404, as an unknown id
+PATH_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
 def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for converter, name in _CONVERTER.findall(rule):
-        kind = "integer" if converter == "int" else "string"
-        params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+        kind = dict(PATH_ID) if converter == "int" else {"type": "string", "minLength": 1}
+        params.append({"name": name, "in": "path", "required": True, "schema": kind})
     return _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule), params
+
+
+def errors_of(ep: Endpoint) -> dict[int, str]:
+    """Every error status `ep` can answer, with what it means there."""
+    errors = dict(ALWAYS)
+    if _CONVERTER.search(ep.rule):
+        errors |= WITH_PATH
+    if ep.body is not None:
+        errors |= WITH_BODY
+    if ep.body is not None or ep.query is not None:
+        errors |= VALIDATED
+    return dict(sorted((errors | ep.responses).items()))
 
 
 def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -40,9 +60,18 @@ def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[
     schemas.update(schema.pop("$defs", {}))
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        {"name": name, "in": "query", "required": name in required, "schema": _no_null(prop)}
         for name, prop in schema.get("properties", {}).items()
     ]
+
+
+def _no_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: one left out is unset, and the query string has no null."""
+    prop = {key: value for key, value in prop.items() if not (key == "default" and value is None)}
+    branches = [branch for branch in prop.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        return {**branches[0], **prop}
+    return {**prop, "anyOf": branches} if branches else prop
 
 
 @cache
@@ -79,7 +108,7 @@ def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
             ok["content"] = {ep.content_type: {"schema": refs[(ep.response, "serialization")]}}
         operation["responses"][str(ep.status)] = ok
         problem_ref = refs[(Problem, "serialization")]
-        for code, text in {**ERRORS, **ep.responses}.items():
+        for code, text in errors_of(ep).items():
             if code < 400:  # another success (a repeat's 200): the same body as the first
                 operation["responses"][str(code)] = {**ok, "description": text}
                 continue

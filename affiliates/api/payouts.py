@@ -144,7 +144,8 @@ def get_payout(principal: Principal, payout_id: int) -> PayoutDetailOut:
 
 
 @endpoint("/payouts/<int:payout_id>/mark-paid", "POST", summary="Mark a payout paid",
-          body=MarkPaidIn, response=PayoutOut)  # fmt: skip
+          body=MarkPaidIn, response=PayoutOut,
+          responses={409: "The payout is no longer pending"})  # fmt: skip
 def mark_paid(principal: Principal, payout_id: int, body: MarkPaidIn) -> PayoutOut:
     """Pending becomes paid, with the bank's reference; audited."""
     payout = payouts.mark_paid(db.session, payout_id, body.reference, principal.actor,
@@ -153,7 +154,8 @@ def mark_paid(principal: Principal, payout_id: int, body: MarkPaidIn) -> PayoutO
 
 
 @endpoint("/payouts/<int:payout_id>/mark-failed", "POST", summary="Mark a payout failed",
-          body=MarkFailedIn, response=PayoutOut)  # fmt: skip
+          body=MarkFailedIn, response=PayoutOut,
+          responses={409: "The payout is no longer pending"})  # fmt: skip
 def mark_failed(principal: Principal, payout_id: int, body: MarkFailedIn) -> PayoutOut:
     """Pending becomes failed; its entries return to the partner's unpaid balance."""
     payout = payouts.mark_failed(db.session, payout_id, body.reason, principal.actor)

@@ -21,7 +21,7 @@ from affiliates.services import api_keys, program
 
 
 @endpoint("/offers", "POST", summary="Create an offer", body=OfferCreate, response=OfferOut,
-          status=201)  # fmt: skip
+          status=201, responses={409: "Another offer took the same slug at once"})  # fmt: skip
 def create_offer(_p: Principal, body: OfferCreate) -> OfferOut:
     """Create an offer."""
     offer = program.create_offer(db.session, body.model_dump(exclude_none=True))
@@ -77,7 +77,8 @@ def get_partner(principal: Principal, partner_id: int) -> PartnerOut:
 
 
 @endpoint("/partners/<int:partner_id>", "PATCH", summary="Change a partner",
-          body=PartnerUpdate, response=PartnerOut)  # fmt: skip
+          body=PartnerUpdate, response=PartnerOut,
+          responses={409: "Email already registered"})  # fmt: skip
 def update_partner(_p: Principal, partner_id: int, body: PartnerUpdate) -> PartnerOut:
     """Approve, suspend or rename a partner, or set its cabinet password."""
     changes = body.model_dump(exclude_unset=True)

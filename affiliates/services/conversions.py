@@ -503,7 +503,7 @@ def record_pixel(args: Mapping[str, str], click_id: str | None, app: Any) -> Int
     from pydantic import ValidationError
 
     from affiliates.extensions import db
-    from affiliates.validation import ConversionCreate
+    from affiliates.validation import ConversionCreate, from_text
 
     fields = ("offer_id", "order_id", "amount", "type", "currency", "promo_code")
     # bounded, yet long enough that an oversized value fails validation instead of being cut
@@ -512,8 +512,9 @@ def record_pixel(args: Mapping[str, str], click_id: str | None, app: Any) -> Int
         data["click_id"] = click_id[:64]
     try:
         # an unusable optional field (a mangled promo code) is dropped and recorded as a
-        # warning; a bad required one (NUL in the order id, say) records nothing
-        body = ConversionCreate.model_validate(data)
+        # warning; a bad required one (NUL in the order id, say) records nothing. The query's
+        # text is read as the API reads a query: offer_id from ASCII digits only.
+        body = ConversionCreate.model_validate(from_text(ConversionCreate, data))
     except ValidationError:
         return None
     try:

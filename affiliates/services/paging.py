@@ -1,13 +1,13 @@
 """Cursor paging for every list: newest first by id, a page and the cursor of the next.
 
-A cursor is the last id of a page, base64-encoded; new rows arriving between pages never
-shift the next one.
+A cursor is the last id of a page, in decimal (1 to the id column's maximum, so the OpenAPI
+document can say exactly which cursors exist); new rows arriving between pages never shift
+the next one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -15,11 +15,13 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from affiliates.exceptions import DomainError, Invalid
+from affiliates.validation.types import ID_TEXT
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 T = TypeVar("T")
+_CURSOR = re.compile(ID_TEXT)
 
 
 class BadCursor(DomainError):
@@ -45,20 +47,14 @@ class Page(Generic[T]):
 
 def encode_cursor(last_id: int) -> str:
     """The cursor of the page after the one ending at `last_id`."""
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+    return str(last_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    """The last id of the page before; BadCursor for anything else."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-        kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit() or len(value) > 18:
-            raise ValueError(text)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeError):
-        raise BadCursor() from None
+    """The last id of the page before; BadCursor for anything else (an empty cursor too)."""
+    if not _CURSOR.fullmatch(cursor):
+        raise BadCursor()
+    return int(cursor)
 
 
 def paginate(
@@ -71,7 +67,7 @@ def paginate(
     """Newest first by `id_column`: the page after `cursor` and the cursor of the next."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid("limit", f"A page holds 1 to {MAX_LIMIT} items.")
-    if cursor:
+    if cursor is not None:
         stmt = stmt.where(id_column < decode_cursor(cursor))
     rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
     if len(rows) > limit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +20,134 @@ CURRENCIES = frozenset(list_currencies())
 # Room for windows and holds of up to ten years either side without leaving datetime's range.
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ISO 8601 as this API writes it, ASCII digits only: a day, then optionally a time (minutes,
+# seconds, a fraction) and an offset; a bare number is not a time ("1700000000", "0.5").
+ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+ISO_TIMESTAMP = (
+    ISO_DATE
+    + r"(?:[Tt][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_ISO_DATE = re.compile(ISO_DATE)
+_ISO_TIMESTAMP = re.compile(ISO_TIMESTAMP)
+# Money as text: ASCII digits, an optional point and at most two places; no exponent, "_",
+# spaces or other scripts' digits. Each bound is in the pattern, so the OpenAPI document
+# publishes exactly what is accepted. ("-0.00" is zero, and reads as plain "0.00".)
+_UNITS = r"(?:0|[1-9][0-9]{0,11})"  # 0 to 999 999 999 999
+_PLACES = r"(?:\.[0-9]{1,2})?"
+_TOP = r"1000000000000(?:\.00?)?"  # MAX_MONEY itself
+_MINUS_ZERO = r"-0(?:\.00?)?"
+MONEY = rf"^(?:{_UNITS}{_PLACES}|{_TOP}|{_MINUS_ZERO})$"
+POSITIVE_MONEY = rf"^(?:[1-9][0-9]{{0,11}}{_PLACES}|0\.(?:0[1-9]|[1-9][0-9]?)|{_TOP})$"
+SIGNED_MONEY = rf"^-?(?:{_UNITS}{_PLACES}|{_TOP})$"
+PERCENT = rf"^(?:(?:[0-9]|[1-9][0-9]){_PLACES}|100(?:\.00?)?|{_MINUS_ZERO})$"
+CENT = Decimal("0.01")
+# Query-string words for a boolean: exactly these, nothing else ("yes", "1", "on" are refused).
+BOOLEAN_WORDS = {"true": True, "false": False}
+
+
+def id_pattern(top: int) -> str:
+    """A regular expression for the decimal numbers 1 to `top`, no sign, no leading zero."""
+    digits = str(top)
+    branches = [rf"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        low = 1 if i == 0 else 0
+        high = int(digit) - (0 if i == len(digits) - 1 else 1)
+        if high < low:
+            continue
+        rest = len(digits) - i - 1
+        span = str(low) if low == high else f"[{low}-{high}]"
+        branches.append(digits[:i] + span + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "^(?:" + "|".join(branches) + ")$"
+
+
 _PROMO_CODE = re.compile(r"[^\W_][\w-]*")
+
+
+def id_text(pattern: str, message: str) -> Any:
+    """A check that text is an id in decimal matching `pattern` (see `id_pattern`)."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise ValueError(message)
+        return value
+
+    return check
+
+
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class MoneyRule:
+    """What one money field takes: text matching `pattern`, or a JSON number (read exactly
+    by the API's parser, never through a float) with at most two places within the bounds."""
+
+    pattern: str
+    low: Decimal
+    high: Decimal
+    low_included: bool
+    bounds: str  # the range in words
+
+    def __call__(self, value: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise ValueError('Money is a decimal string such as "1499.00", or a JSON number.')
+        if isinstance(value, str):
+            if not _DECIMAL_TEXT.fullmatch(value):
+                raise ValueError('Write money with ASCII digits and a point, such as "1499.00".')
+            if re.fullmatch(self.pattern, value):
+                return Decimal(value)
+            amount = Decimal(value)
+        else:
+            amount = Decimal(value)
+            if not amount.is_finite():
+                raise ValueError("Money is a finite number.")
+            if amount.adjusted() <= 15 and amount == amount.quantize(CENT) and self._within(amount):
+                return amount
+        if amount.adjusted() <= 15 and amount != amount.quantize(CENT):
+            raise ValueError("At most two decimal places.")
+        raise ValueError(f"Out of range: {self.bounds}.")
+
+    def _within(self, amount: Decimal) -> bool:
+        above = amount >= self.low if self.low_included else amount > self.low
+        return above and amount <= self.high
+
+    def json_schema(self, example: str) -> dict[str, Any]:
+        """The field's schema: the text's pattern, or a number within the bounds."""
+        low = "minimum" if self.low_included else "exclusiveMinimum"
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": self.pattern},
+                {
+                    "type": "number",
+                    low: int(self.low),
+                    "maximum": int(self.high),
+                    "multipleOf": 0.01,
+                },
+            ],
+            "examples": [example],
+            "description": f"A decimal string (or a JSON number) with at most two places, "
+            f"{self.bounds}.",
+        }
+
+
+def iso_timestamp(value: Any) -> Any:
+    """ISO 8601 text, a date-time or a day (its midnight, UTC), or a datetime from code; a
+    number is not one ("1700000000", 0.5, 0)."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_TIMESTAMP.fullmatch(value):
+        raise ValueError("Expected an ISO 8601 timestamp, such as 2026-03-10T12:00:00Z.")
+    return value
+
+
+def iso_date(value: Any) -> Any:
+    """ISO 8601 date text, YYYY-MM-DD (or a date from code)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("Expected an ISO 8601 date, such as 2026-03-10.")
+    return value
 
 
 def no_bool(value: Any) -> Any:
@@ -61,10 +188,13 @@ def date(value: dt.date) -> dt.date:
 
 
 def date_or_instant(value: Any) -> Any:
-    """A bare YYYY-MM-DD is a whole day (a date); anything longer is left to be an instant."""
-    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+    """A bare YYYY-MM-DD is a whole day (a date); ISO 8601 date-time text is left to be an
+    instant; anything else (a Unix time, a number) is refused here, with one message."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         return dt.date.fromisoformat(value.strip())
-    return value
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value)):
+        return value
+    raise ValueError("Expected a date (YYYY-MM-DD) or an ISO 8601 timestamp.")
 
 
 def currency(value: str) -> str:

@@ -14,6 +14,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PrivateAttr,
     RootModel,
+    StrictBool,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -137,7 +138,7 @@ class ConversionCreate(Input):
     utm_source: UtmValue | None = None
     utm_campaign: UtmValue | None = None
     occurred_at: TimestampIn | None = None
-    new_customer: bool | None = None
+    new_customer: StrictBool | None = None
     items: list[ItemIn] | None = Field(None, max_length=500)
 
     checks_nul: ClassVar[bool] = True

@@ -10,50 +10,70 @@ once and every face (API, CLI, CSV import, forms) refuses a value with the same 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     Field,
+    Strict,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 
 from affiliates.validation import checks
 
 MAX_MONEY = Decimal("1000000000000")
 MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses a larger parameter
+# an id written as text (a cursor, a query parameter): 1 to MAX_ID, nothing else
+ID_TEXT = checks.id_pattern(MAX_ID)
 
-MoneyIn = Annotated[
-    Decimal,
-    BeforeValidator(checks.no_bool),
-    Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False, examples=["1499.00"]),
-    AfterValidator(checks.plain_zero),
-]
-PositiveMoneyIn = Annotated[
-    Decimal,
-    BeforeValidator(checks.no_bool),
-    Field(gt=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False, examples=["1499.00"]),
-]
-SignedMoneyIn = Annotated[
-    Decimal,
-    BeforeValidator(checks.no_bool),
-    Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
-          examples=["-250.00"]),
-    AfterValidator(checks.plain_zero),
+
+# Money: decimal text or a JSON number, bounded by its rule, whose pattern and bounds are
+# also what the OpenAPI document publishes.
+_ZERO = Decimal(0)
+_MONEY = checks.MoneyRule(checks.MONEY, _ZERO, MAX_MONEY, True, "0 to 1000000000000")
+_POSITIVE = checks.MoneyRule(checks.POSITIVE_MONEY, _ZERO, MAX_MONEY, False,
+                             "above 0, up to 1000000000000")  # fmt: skip
+_SIGNED = checks.MoneyRule(checks.SIGNED_MONEY, -MAX_MONEY, MAX_MONEY, True,
+                           "-1000000000000 to 1000000000000")  # fmt: skip
+_PERCENT = checks.MoneyRule(checks.PERCENT, _ZERO, Decimal(100), True, "0 to 100")
+MoneyIn = Annotated[Decimal, BeforeValidator(_MONEY), AfterValidator(checks.plain_zero),
+                    WithJsonSchema(_MONEY.json_schema("1499.00"))]  # fmt: skip
+PositiveMoneyIn = Annotated[Decimal, BeforeValidator(_POSITIVE),
+                            WithJsonSchema(_POSITIVE.json_schema("1499.00"))]  # fmt: skip
+SignedMoneyIn = Annotated[Decimal, BeforeValidator(_SIGNED), AfterValidator(checks.plain_zero),
+                          WithJsonSchema(_SIGNED.json_schema("-250.00"))]  # fmt: skip
+PercentIn = Annotated[Decimal, BeforeValidator(_PERCENT), AfterValidator(checks.plain_zero),
+                      WithJsonSchema(_PERCENT.json_schema("15.00"))]  # fmt: skip
+# JSON booleans only: "yes", "true" and 1 are refused (query strings: see `from_text`).
+Bool = StrictBool
+# Timestamps and days are ISO 8601 text: a Unix time (1700000000, 0.5) is not one.
+_YEARS = "^(?:19[7-9][0-9]|[2-8][0-9]{3})-"  # 1970 to 8999, as checks.timestamp allows
+TimestampIn = Annotated[
+    dt.datetime,
+    BeforeValidator(checks.iso_timestamp),
+    AfterValidator(checks.timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _YEARS,
+                    "examples": ["2026-03-10T12:00:00Z"],
+                    "description": "ISO 8601, 1970 to 8999; a day alone is its midnight UTC; "
+                                   "no offset is UTC."}),
 ]  # fmt: skip
-PercentIn = Annotated[
-    Decimal,
-    BeforeValidator(checks.no_bool),
-    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False, examples=["15.00"]),
-    AfterValidator(checks.plain_zero),
-]
-TimestampIn = Annotated[dt.datetime, AfterValidator(checks.timestamp)]
-DateIn = Annotated[dt.date, AfterValidator(checks.date)]
+DateIn = Annotated[
+    dt.date,
+    BeforeValidator(checks.iso_date),
+    AfterValidator(checks.date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": _YEARS,
+                    "examples": ["2026-03-10"]}),
+]  # fmt: skip
 # Period bounds: `from=2026-03-01&to=2026-03-31` covers both days whole.
 Moment = Annotated[TimestampIn | DateIn, BeforeValidator(checks.date_or_instant)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -65,11 +85,20 @@ Currency = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=3),
     AfterValidator(checks.currency),
-]
+    WithJsonSchema({"type": "string", "enum": sorted(checks.CURRENCIES), "examples": ["RUB"],
+                    "description": "An ISO 4217 code (read case-insensitively)."}),
+]  # fmt: skip
 UtmValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-# JSON true is not 1: booleans are refused where an integer is expected.
-Int = Annotated[int, BeforeValidator(checks.no_bool)]
-Id = Annotated[int, BeforeValidator(checks.no_bool), Field(ge=1, le=MAX_ID)]
+# JSON integers only: true is not 1, "5" and 5.0 are not 5. Bounds go in the field's own
+# `Field(ge=..., le=...)`, which the document publishes as minimum and maximum.
+Int = Annotated[int, Strict()]
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+Cursor = Annotated[
+    str,
+    BeforeValidator(checks.id_text(ID_TEXT, "Invalid cursor.")),
+    WithJsonSchema({"type": "string", "pattern": ID_TEXT,
+                    "description": "The `next_cursor` of the page before."}),
+]  # fmt: skip
 Method = Literal["promo_code", "click", "utm", "customer"]
 PromoCodeText = Annotated[
     str,
@@ -90,6 +119,36 @@ Bic = Annotated[str, _NUMBER, AfterValidator(checks.bic)]
 Inn = Annotated[str, _NUMBER, AfterValidator(checks.inn)]
 CardNumber = Annotated[str, _NUMBER, AfterValidator(checks.card_number)]
 Phone = Annotated[str, _NUMBER, AfterValidator(checks.phone)]
+
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,100}")
+
+
+@cache
+def _json_kinds(model: type[BaseModel]) -> dict[str, frozenset[str]]:
+    """Each field's JSON types (by its name in the request), as the model's schema says."""
+    properties = model.model_json_schema(mode="validation").get("properties", {})
+    return {
+        name: frozenset(branch.get("type", "") for branch in [prop, *prop.get("anyOf", [])])
+        for name, prop in properties.items()
+    }
+
+
+def from_text(model: type[BaseModel], data: Mapping[str, str]) -> dict[str, Any]:
+    """Query-string text as the JSON values `model` reads: ASCII digits where it takes an
+    integer, exactly `true` or `false` where a boolean. Anything else stays text, for the
+    model (strict) to refuse naming the field: "yes", "1", "on", "٣" and "1e3" are not read."""
+    kinds = _json_kinds(model)
+    values: dict[str, Any] = {}
+    for name, text in data.items():
+        kind = kinds.get(name, frozenset())
+        if "integer" in kind and _INTEGER_TEXT.fullmatch(text):
+            values[name] = int(text)
+        elif "boolean" in kind and text in checks.BOOLEAN_WORDS:
+            values[name] = checks.BOOLEAN_WORDS[text]
+        else:
+            values[name] = text
+    return values
 
 
 @cache
@@ -132,8 +191,9 @@ def percent(value: Any) -> Decimal:
 
 
 def record_id(value: Any) -> int:
-    """An id as stored: 1 up to MAX_ID; a boolean is not one."""
-    number: int = check(Id, value)
+    """An id as stored: 1 up to MAX_ID, an int or its ASCII digits; a boolean is not one."""
+    number: int = check(Id, int(value) if isinstance(value, str) and value.isascii()
+                        and value.isdigit() else value)  # fmt: skip
     return number
 
 

@@ -49,18 +49,33 @@ def test_an_unknown_currency_is_refused_in_the_apis_words():
 
 def test_money_is_read_from_text_to_two_places():
     assert validation.money("1499.00") == Decimal("1499.00")
-    assert validation.money("-0.00") == Decimal("0.00")
+    assert validation.money(Decimal("12.5")) == Decimal("12.5")  # a JSON number, a form's value
+    assert validation.money(7) == Decimal("7")
     assert str(validation.money("-0.00")) == "0.00"  # no negative zero
+    assert str(validation.signed_money("-0.00")) == "0.00"
+
+
+NOT_MONEY = 'Money is a decimal string such as "1499.00", or a JSON number.'
+NOT_ASCII = 'Write money with ASCII digits and a point, such as "1499.00".'
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("-1", "Input should be greater than or equal to 0"),
-        ("1.001", "Decimal input should have no more than 2 decimal places"),
-        ("NaN", "Input should be a finite number"),
-        (True, "Expected a number, not a boolean."),
-        ("1000000000000.01", "Input should be less than or equal to Decimal('1000000000000')"),
+        ("-1", "Out of range: 0 to 1000000000000."),
+        (-1, "Out of range: 0 to 1000000000000."),
+        ("1.001", "At most two decimal places."),
+        (Decimal("1.001"), "At most two decimal places."),
+        (Decimal("NaN"), "Money is a finite number."),
+        ("NaN", NOT_ASCII),
+        ("1_000", NOT_ASCII),
+        ("\u0661\u0660\u0660", NOT_ASCII),  # Arabic-Indic digits
+        ("1e3", NOT_ASCII),
+        (" 10", NOT_ASCII),
+        (True, NOT_MONEY),
+        (10.5, NOT_MONEY),  # a float is never exact: the API's parser makes no floats
+        ([1], NOT_MONEY),
+        ("1000000000000.01", "Out of range: 0 to 1000000000000."),
     ],
 )
 def test_bad_money_is_refused_with_the_apis_message(value, message):
@@ -69,13 +84,13 @@ def test_bad_money_is_refused_with_the_apis_message(value, message):
 
 
 def test_positive_money_refuses_zero_and_signed_money_takes_a_debit():
-    assert refusal(validation.positive_money, "0") == "Input should be greater than 0"
+    assert refusal(validation.positive_money, "0") == "Out of range: above 0, up to 1000000000000."
     assert validation.signed_money("-250.00") == Decimal("-250.00")
 
 
 def test_a_percentage_goes_up_to_a_hundred():
     assert validation.percent("100") == Decimal("100")
-    assert refusal(validation.percent, "100.01") == "Input should be less than or equal to 100"
+    assert refusal(validation.percent, "100.01") == "Out of range: 0 to 100."
 
 
 def test_an_id_fits_its_integer_column_and_is_never_a_boolean():
@@ -85,7 +100,8 @@ def test_an_id_fits_its_integer_column_and_is_never_a_boolean():
         f"Input should be less than or equal to {MAX_ID}"
     )
     assert refusal(validation.record_id, 0) == "Input should be greater than or equal to 1"
-    assert refusal(validation.record_id, True) == "Expected a number, not a boolean."
+    assert refusal(validation.record_id, True) == "Input should be a valid integer"
+    assert refusal(validation.record_id, "\u0664\u0662") == "Input should be a valid integer"
 
 
 def test_a_naive_timestamp_is_utc_and_one_outside_1970_to_9000_is_refused():
@@ -217,9 +233,7 @@ def test_validation_errors_fall_back_to_the_prefix_or_the_body():
     assert validation_errors(caught.value)[0]["field"] == "body"
     with pytest.raises(ValidationError) as caught:
         Body.model_validate({"amount": "x"})
-    assert validation_errors(caught.value) == [
-        {"field": "amount", "message": "Input should be a valid decimal"}
-    ]
+    assert validation_errors(caught.value) == [{"field": "amount", "message": NOT_ASCII}]
 
 
 @pytest.mark.parametrize(

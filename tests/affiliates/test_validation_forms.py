@@ -27,7 +27,7 @@ def test_a_form_field_shows_the_checks_message_as_its_error():
     assert not form.validate()
     assert form.errors == {
         "currency": ["Not an ISO 4217 currency code."],
-        "min_amount": ["Input should be greater than 0"],
+        "min_amount": ["Out of range: above 0, up to 1000000000000."],
     }
 
 

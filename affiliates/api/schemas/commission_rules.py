@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Timestamp
+from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Patch, Timestamp
 from affiliates.money import ZERO
-from affiliates.validation import Id, Int, ItemIn, Moment, MoneyIn, TimestampIn
+from affiliates.validation import Bool, Id, Int, ItemIn, Moment, MoneyIn, TimestampIn
 
 
 class TierIn(Input):
@@ -39,7 +39,7 @@ class RuleCreate(Input):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
         | None
     ) = None
-    new_customers_only: bool = False
+    new_customers_only: Bool = False
     min_order_amount: MoneyIn | None = None
     cap: MoneyIn | None = None
     priority: Int = Field(0, ge=-1000, le=1000)
@@ -52,7 +52,11 @@ class RuleCreate(Input):
         return _distinct_tiers(value)
 
 
-class RuleUpdate(Input):
+class RuleUpdate(Patch):
+    NULLABLE = frozenset(
+        {"offer_id", "partner_id", "category", "min_order_amount", "cap", "starts_at", "ends_at"}
+    )
+
     offer_id: Id | None = None
     partner_id: Id | None = None
     type: Literal["sale", "lead"] | None = None
@@ -63,7 +67,7 @@ class RuleUpdate(Input):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
         | None
     ) = None
-    new_customers_only: bool | None = None
+    new_customers_only: Bool | None = None
     min_order_amount: MoneyIn | None = None
     cap: MoneyIn | None = None
     priority: Int | None = Field(None, ge=-1000, le=1000)
@@ -99,7 +103,7 @@ class RuleOut(Output):
 
 class RuleQuery(ListQuery):
     offer_id: Id | None = None
-    active: bool | None = None
+    active: Bool | None = None
 
 
 class PreviewIn(Input):
@@ -108,7 +112,7 @@ class PreviewIn(Input):
     type: Literal["sale", "lead"] = "sale"
     amount: MoneyIn = ZERO
     items: list[ItemIn] | None = Field(None, max_length=500)
-    new_customer: bool | None = None
+    new_customer: Bool | None = None
     occurred_at: TimestampIn | None = None
 
 

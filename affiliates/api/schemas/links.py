@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from affiliates.api.schemas.common import Input, ListQuery, Output, Timestamp
-from affiliates.validation import Id, Url, UtmValue
+from affiliates.api.schemas.common import Input, ListQuery, Output, Patch, Timestamp
+from affiliates.validation import Bool, Id, Url, UtmValue
 
 
 class LinkCreate(Input):
@@ -18,8 +18,14 @@ class LinkCreate(Input):
     sub_id: UtmValue | None = None
 
 
-class LinkUpdate(Input):
-    archived: bool | None = None
+class LinkUpdate(Patch):
+    """`archived` is true or false; null clears a tag."""
+
+    NULLABLE = frozenset(
+        {"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "sub_id"}
+    )
+
+    archived: Bool | None = None
     utm_source: UtmValue | None = None
     utm_medium: UtmValue | None = None
     utm_campaign: UtmValue | None = None
@@ -48,4 +54,4 @@ class LinkOut(Output):
 class LinkQuery(ListQuery):
     partner_id: Id | None = None
     offer_id: Id | None = None
-    archived: bool | None = None
+    archived: Bool | None = None

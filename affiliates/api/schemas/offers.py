@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from affiliates.api.schemas.common import Input, Money, Output, Timestamp
+from affiliates.api.schemas.common import Input, Money, Output, Patch, Timestamp
 from affiliates.validation import (
+    Bool,
     Currency,
     Hostname,
     Int,
@@ -41,14 +42,16 @@ class OfferCreate(Input):
     target_cac: MoneyIn | None = None
     max_discount_percent: PercentIn | None = None
     min_click_to_conversion_seconds: Int = Field(10, ge=0, le=86_400)
-    require_click_for_code: bool = Field(
+    require_click_for_code: Bool = Field(
         False, description="Flag promo-code conversions with no click from the code's partner."
     )
     attribution_priority: Priority = Field(default_factory=lambda: _default_priority())
     pixel: Pixel = Field("review", description=PIXEL)
 
 
-class OfferUpdate(Input):
+class OfferUpdate(Patch):
+    NULLABLE = frozenset({"target_cac", "max_discount_percent"})
+
     name: Name | None = None
     destination_url: Url | None = None
     allowed_domains: list[Hostname] | None = Field(None, min_length=1, max_length=50)
@@ -58,7 +61,7 @@ class OfferUpdate(Input):
     target_cac: MoneyIn | None = None
     max_discount_percent: PercentIn | None = None
     min_click_to_conversion_seconds: Int | None = Field(None, ge=0, le=86_400)
-    require_click_for_code: bool | None = None
+    require_click_for_code: Bool | None = None
     attribution_priority: Priority | None = None
     pixel: Pixel | None = Field(None, description=PIXEL)
     status: Literal["active", "archived"] | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from affiliates.api.schemas.common import Input, ListQuery, Output, Timestamp
+from affiliates.api.schemas.common import Input, ListQuery, Output, Patch, Timestamp
 from affiliates.validation import Name
 
 PartnerStatus = Literal["active", "pending", "suspended"]
@@ -19,7 +19,7 @@ class PartnerCreate(Input):
     status: PartnerStatus = "active"
 
 
-class PartnerUpdate(Input):
+class PartnerUpdate(Patch):
     name: Name | None = None
     email: EmailStr | None = Field(None, max_length=320)
     password: str | None = Field(None, min_length=8, max_length=200)

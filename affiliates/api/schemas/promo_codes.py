@@ -8,8 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Timestamp
-from affiliates.validation import Id, Int, MoneyIn, PositiveMoneyIn, PromoCodeText, TimestampIn
+from affiliates.api.schemas.common import Input, ListQuery, Money, Output, Patch, Timestamp
+from affiliates.validation import (
+    Bool,
+    Id,
+    Int,
+    MoneyIn,
+    PositiveMoneyIn,
+    PromoCodeText,
+    TimestampIn,
+)
 
 
 class PromoCodeCreate(Input):
@@ -42,8 +50,12 @@ class PromoCodeCreate(Input):
         return value
 
 
-class PromoCodeUpdate(Input):
-    active: bool | None = None
+class PromoCodeUpdate(Patch):
+    NULLABLE = frozenset(
+        {"max_uses", "max_uses_per_customer", "min_order_amount", "valid_from", "valid_until"}
+    )
+
+    active: Bool | None = None
     max_uses: Int | None = Field(None, ge=1, le=2**31 - 1)
     max_uses_per_customer: Int | None = Field(None, ge=1, le=2**31 - 1)
     min_order_amount: MoneyIn | None = None
