@@ -108,6 +108,11 @@ def build_document(base_url: str = "/api/v1") -> dict[str, Any]:
             ok["content"] = {ep.content_type: {"schema": refs[(ep.response, "serialization")]}}
         operation["responses"][str(ep.status)] = ok
         problem_ref = refs[(Problem, "serialization")]
+        # the HTTP server's own answer (gunicorn's page, before the API reads anything)
+        operation["responses"]["414"] = {
+            "description": "Request line too long (over 4094 bytes): the HTTP server's page",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
         for code, text in errors_of(ep).items():
             if code < 400:  # another success (a repeat's 200): the same body as the first
                 operation["responses"][str(code)] = {**ok, "description": text}
