@@ -1,10 +1,15 @@
 """Field types for input, as pydantic `Annotated` types, and a plain check for each field rule.
 
 A rule that is code (a currency code, a URL, a Luhn digit) is a function in
-`affiliates.validation.checks`, and the type runs it. A rule that is a bound (money's range
-and places, an id's range) is a pydantic constraint, because the OpenAPI document publishes
-it; its plain check (`money`, `record_id`, …) runs the type. Either way the rule is written
-once and every face (API, CLI, CSV import, forms) refuses a value with the same message.
+`affiliates.validation.checks`, and the type runs it. A rule that is a bound (an id's range)
+is a pydantic constraint placed on the core type, so the OpenAPI document publishes it as
+`minimum`/`maximum`; money's range and places are one `checks.MoneyRule`, which checks a value
+and writes its JSON Schema (a pattern for text, bounds for a number). Its plain check
+(`money`, `record_id`, …) runs the type. Either way the rule is written once and every face
+(API, CLI, CSV import, forms) refuses a value with the same message.
+
+Types are strict: JSON gives each value its type, and text is not read as a number, a boolean
+or a time. A query string is read into JSON's types once, by `from_text`.
 """
 
 from __future__ import annotations
