@@ -134,7 +134,8 @@ def nul_errors(data: Any) -> list[dict[str, str]]:
 
 
 def parse_body(model: type[BaseModel], optional: bool = False) -> BaseModel:
-    if optional and not request.get_data(cache=True).strip():
+    # an optional body may be left out, not sent as whitespace (that is a malformed body)
+    if optional and not request.get_data(cache=True):
         return model.model_validate({})
     data = read_json()
     if not isinstance(data, dict):
