@@ -225,7 +225,9 @@ def test_the_hex_digest_is_accepted_in_upper_or_lower_case(client, session, sign
 # A timestamp more than 300 s off ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -3600, 86400])
+# A future skew sits a little beyond the edge: the server reads its clock after the test, so on
+# a loaded machine 301 s could arrive as 300 s. The exact edge is held by the pure test below.
+@pytest.mark.parametrize("skew", [-301, 320, -3600, 86400])
 def test_signed_postbacks_a_timestamp_more_than_300_s_off_is_refused_with_a_4xx_and_changes_nothing(
     client, session, signed_key, skew
 ):
