@@ -19,6 +19,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 CHUNK = 64 * 1024
 MALFORMED = "affiliates.body_malformed"
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BoundedBodies:
@@ -29,11 +30,15 @@ class BoundedBodies:
         self.limit = limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("wsgi.input_terminated") and (
-            not environ.get("CONTENT_LENGTH")
-            # a dechunked body's Content-Length, if any came, is not its length (and
-            # Werkzeug ignores it)
-            or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        # gunicorn marks every request `wsgi.input_terminated`: a GET or HEAD that is not
+        # chunked has no body, and the redirect (a GET) must not pay for reading one.
+        # A dechunked body's Content-Length, if any came, is not its length (and Werkzeug
+        # ignores it).
+        if chunked or (
+            environ.get("wsgi.input_terminated")
+            and not environ.get("CONTENT_LENGTH")
+            and environ.get("REQUEST_METHOD") not in BODILESS
         ):
             body, malformed = read_at_most(environ["wsgi.input"], self.limit + 1)
             environ["wsgi.input"] = io.BytesIO(body)

@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from affiliates.bodies import read_at_most
+from affiliates.bodies import BoundedBodies, read_at_most
 from affiliates.models import AuditEntry, Conversion, Offer
 from affiliates.services import api_keys
 from tests.factories import OfferFactory
@@ -167,3 +167,26 @@ def test_the_size_limit_may_be_set_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("AFFILIATES_MAX_CONTENT_LENGTH", "2048")
     assert config.load({"ENV": "testing"})["MAX_CONTENT_LENGTH"] == 2048
+
+
+class _Unreadable(io.RawIOBase):
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("a bodiless request's input was read")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+def test_a_request_without_a_body_is_passed_on_unread_as_gunicorn_marks_it(method):
+    # gunicorn sets wsgi.input_terminated on every request: a redirect must not pay a read
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return [b""]
+
+    environ = {"REQUEST_METHOD": method, "wsgi.input_terminated": True,
+               "wsgi.input": _Unreadable()}  # fmt: skip
+    BoundedBodies(app, limit=10)(environ, lambda *a: None)
+    assert "CONTENT_LENGTH" not in seen
+    chunked = {**environ, "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"x" * 5)}
+    BoundedBodies(app, limit=10)(chunked, lambda *a: None)
+    assert seen["CONTENT_LENGTH"] == "5"  # a chunked GET is still read, and bounded
