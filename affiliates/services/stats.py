@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Interval, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    Interval,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    outerjoin,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from affiliates.models import Click, Conversion, LedgerEntry, Offer, Payout, PromoCode
@@ -183,10 +195,10 @@ def conversion_figures(
     """Conversions, net sales and commission by status, for the same filters and groups.
 
     Rejected and reversed conversions are not counted; organic ones (no partner) count in
-    the program's totals when no partner is asked for. Two reads, each in proportion to
-    what the filters select (never to the click log or the whole ledger): the conversions,
-    joined to their clicks or codes only when the grouping needs them, and the paid ledger
-    entries of the same conversions. No cache: a status change shows in the next answer.
+    the program's totals when no partner is asked for. Read in proportion to what the
+    filters select, never the whole click log or ledger: the conversions, joined to their
+    clicks or codes only when the grouping needs them, and the paid ledger entries of the
+    same conversions. No cache: a status change shows in the next answer.
     """
     key_column: Any
     joins: tuple[str, ...] = ()
@@ -212,11 +224,7 @@ def conversion_figures(
     def total(expression: Any, condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, expression), else_=0)), 0)
 
-    def filtered(stmt: Any) -> Any:
-        if "click" in joins:
-            stmt = stmt.outerjoin(Click, Click.id == Conversion.click_id)
-        if "promo_code" in joins:
-            stmt = stmt.outerjoin(PromoCode, PromoCode.id == Conversion.promo_code_id)
+    def within(stmt: Any) -> Any:
         if partner_id is not None:
             stmt = stmt.where(Conversion.partner_id == partner_id)
         if offer_id is not None:
@@ -225,9 +233,34 @@ def conversion_figures(
             stmt = stmt.where(Conversion.occurred_at >= start)
         if end is not None:
             stmt = stmt.where(Conversion.occurred_at < end)
-        return stmt.group_by(key_column)
+        return stmt
 
-    stmt = filtered(
+    def grouped(stmt: Any) -> Any:
+        if "click" in joins:
+            stmt = stmt.outerjoin(Click, Click.id == Conversion.click_id)
+        if "promo_code" in joins:
+            stmt = stmt.outerjoin(PromoCode, PromoCode.id == Conversion.promo_code_id)
+        return within(stmt).group_by(key_column)
+
+    # What the ledger has paid out for these conversions (commission less clawbacks, in
+    # paid payouts): all of it is paid; an approved conversion's is no longer "approved".
+    # Read apart, by the key; but when the key is the click's, the click log is joined
+    # once: the paid amount of each filtered conversion is joined to the one read.
+    paid_entries = within(
+        select(LedgerEntry.conversion_id, func.sum(LedgerEntry.amount).label("amount"))
+        .join(Payout, Payout.id == LedgerEntry.payout_id)
+        .join(Conversion, Conversion.id == LedgerEntry.conversion_id)
+        .where(Payout.status == "paid")
+    )
+    paid_apart = "click" not in joins
+    source: Any = Conversion
+    paid_columns: tuple[Any, Any] = (literal(0), literal(0))
+    if not paid_apart:
+        each = paid_entries.group_by(LedgerEntry.conversion_id).subquery()
+        source = outerjoin(Conversion, each, each.c.conversion_id == Conversion.id)
+        paid = func.coalesce(each.c.amount, 0)
+        paid_columns = (func.coalesce(func.sum(paid), 0), total(paid, approved))
+    stmt = grouped(
         select(
             key_column.label("key"),
             total(literal(1), counted),
@@ -236,39 +269,32 @@ def conversion_figures(
             total(Conversion.commission, approved),
             total(literal(1), counted & Conversion.new_customer.is_(True)),
             total(Conversion.commission, counted & Conversion.new_customer.is_(True)),
-        ).select_from(Conversion)
+            *paid_columns,
+        ).select_from(source)
     )
-    # What the ledger has paid out for these conversions (commission less clawbacks, in
-    # paid payouts): all of it is paid; an approved conversion's is no longer "approved".
-    paid_stmt = filtered(
-        select(
-            key_column.label("key"),
-            func.coalesce(func.sum(LedgerEntry.amount), 0),
-            total(LedgerEntry.amount, approved),
-        )
-        .select_from(LedgerEntry)
-        .join(Payout, Payout.id == LedgerEntry.payout_id)
-        .join(Conversion, Conversion.id == LedgerEntry.conversion_id)
-        .where(Payout.status == "paid")
-    )
+    results = list(session.execute(stmt))
+    if paid_apart:
+        paid_stmt = grouped(
+            paid_entries.with_only_columns(
+                key_column.label("key"),
+                literal(0), literal(0), literal(0), literal(0), literal(0), literal(0),
+                func.coalesce(func.sum(LedgerEntry.amount), 0),
+                total(LedgerEntry.amount, approved),
+            )
+        )  # fmt: skip
+        results += session.execute(paid_stmt)
     totals = Figures()
     rows: dict[str | None, Figures] = {}
-
-    def parts(key: str | None) -> list[Figures]:
-        return [totals] if group_by is None else [totals, rows.setdefault(key, Figures())]
-
-    for key, count, sales, pending, approved_sum, new, new_paid in session.execute(stmt):
-        for figures in parts(key):
+    for key, count, sales, pending, approved_sum, new, new_paid, paid_out, paid_approved in results:
+        parts = [totals] if group_by is None else [totals, rows.setdefault(key, Figures())]
+        for figures in parts:
             figures.conversions += int(count)
             figures.sales_amount += _money(sales)
             figures.commission_pending += _money(pending)
-            figures.commission_approved += _money(approved_sum)
+            figures.commission_approved += _money(approved_sum) - _money(paid_approved)
+            figures.commission_paid += _money(paid_out)
             figures.new_customers += int(new)
             figures.new_customer_commission += _money(new_paid)
-    for key, paid_out, paid_approved in session.execute(paid_stmt):
-        for figures in parts(key):
-            figures.commission_paid += _money(paid_out)
-            figures.commission_approved -= _money(paid_approved)
     return totals, rows
 
 
