@@ -256,7 +256,18 @@ def conversion_figures(
     source: Any = Conversion
     paid_columns: tuple[Any, Any] = (literal(0), literal(0))
     if not paid_apart:
-        each = paid_entries.group_by(LedgerEntry.conversion_id).subquery()
+        each_paid = (
+            select(LedgerEntry.conversion_id, func.sum(LedgerEntry.amount).label("amount"))
+            .join(Payout, Payout.id == LedgerEntry.payout_id)
+            .where(Payout.status == "paid")
+        )
+        if (partner_id, offer_id, start, end) != (None, None, None, None):
+            # only the filtered conversions' entries; unfiltered, the join would be a
+            # lookup per entry for nothing
+            each_paid = within(
+                each_paid.join(Conversion, Conversion.id == LedgerEntry.conversion_id)
+            )
+        each = each_paid.group_by(LedgerEntry.conversion_id).subquery()
         source = outerjoin(Conversion, each, each.c.conversion_id == Conversion.id)
         paid = func.coalesce(each.c.amount, 0)
         paid_columns = (func.coalesce(func.sum(paid), 0), total(paid, approved))

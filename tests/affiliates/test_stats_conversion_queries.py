@@ -86,6 +86,11 @@ def test_paid_commission_counts_only_for_the_partner_and_the_period_asked(client
         (T0 - 5 * DAY).date().isoformat(): ("100.00", "0.00"),
         (T0 - DAY).date().isoformat(): ("600.00", "0.00"),
     }
+    # grouped by the click (these sales came by ref code: no link), all and one partner's
+    by_link = get_totals(client, admin_headers, group_by="link")["rows"]
+    assert [(row["key"], row["commission_paid"]) for row in by_link] == [(None, "700.00")]
+    anna_by_link = get_totals(client, admin_headers, group_by="link", partner_id=anna.id)["rows"]
+    assert [(row["key"], row["commission_paid"]) for row in anna_by_link] == [(None, "300.00")]
 
 
 @pytest.mark.parametrize(
