@@ -107,6 +107,9 @@ class LedgerEntry(Base):
             postgresql_where=text("kind = 'commission'"),
         ),
         Index("ix_ledger_entries_partner_id_currency", "partner_id", "currency"),
+        # a payout's entries; with their conversion and amount, so the stats' paid
+        # commission by conversion is read from the index alone
+        Index("ix_ledger_entries_payout_id_conversion_id", "payout_id", "conversion_id", "amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,7 +118,7 @@ class LedgerEntry(Base):
     amount: Mapped[Decimal]
     kind: Mapped[str] = mapped_column(String(16))
     conversion_id: Mapped[int | None] = mapped_column(ForeignKey("conversions.id"), index=True)
-    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
     memo: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))

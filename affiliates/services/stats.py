@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Interval, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    Interval,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    outerjoin,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from affiliates.models import Click, Conversion, LedgerEntry, Offer, Payout, PromoCode
@@ -183,74 +195,114 @@ def conversion_figures(
     """Conversions, net sales and commission by status, for the same filters and groups.
 
     Rejected and reversed conversions are not counted; organic ones (no partner) count in
-    the program's totals when no partner is asked for.
+    the program's totals when no partner is asked for. Read in proportion to what the
+    filters select, never the whole click log or ledger: the conversions, joined to their
+    clicks or codes only when the grouping needs them, and the paid ledger entries of the
+    same conversions. No cache: a status change shows in the next answer.
     """
     key_column: Any
+    joins: tuple[str, ...] = ()
     if group_by == "day":
         key_column = _day(session, Conversion.occurred_at)
     elif group_by == "link":
-        key_column = cast(Click.link_id, String)
+        key_column, joins = cast(Click.link_id, String), ("click",)
     elif group_by == "utm_campaign":
         key_column = func.coalesce(Conversion.utm_campaign, Click.utm_campaign)
+        joins = ("click",)
     elif group_by == "sub_id":
-        key_column = Click.sub_id
+        key_column, joins = Click.sub_id, ("click",)
     elif group_by == "promo_code":
-        key_column = PromoCode.code
+        key_column, joins = PromoCode.code, ("promo_code",)
     elif group_by in ("partner", "offer"):
         key_column = cast(getattr(Conversion, f"{group_by}_id"), String)
     else:
         key_column = literal(None, String)
     counted = Conversion.status.in_(("pending", "approved"))
+    approved = Conversion.status == "approved"
     net = Conversion.amount - Conversion.refunded_amount
-    # what the ledger has paid out for each conversion (commission less clawbacks, paid ones)
-    paid_entries = (
-        select(LedgerEntry.conversion_id, func.sum(LedgerEntry.amount).label("amount"))
-        .join(Payout, Payout.id == LedgerEntry.payout_id)
-        .where(Payout.status == "paid", LedgerEntry.conversion_id.is_not(None))
-        .group_by(LedgerEntry.conversion_id)
-        .subquery()
-    )
-    paid = func.coalesce(paid_entries.c.amount, 0)
 
     def total(expression: Any, condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, expression), else_=0)), 0)
 
-    stmt = (
+    def within(stmt: Any) -> Any:
+        if partner_id is not None:
+            stmt = stmt.where(Conversion.partner_id == partner_id)
+        if offer_id is not None:
+            stmt = stmt.where(Conversion.offer_id == offer_id)
+        if start is not None:
+            stmt = stmt.where(Conversion.occurred_at >= start)
+        if end is not None:
+            stmt = stmt.where(Conversion.occurred_at < end)
+        return stmt
+
+    def grouped(stmt: Any) -> Any:
+        if "click" in joins:
+            stmt = stmt.outerjoin(Click, Click.id == Conversion.click_id)
+        if "promo_code" in joins:
+            stmt = stmt.outerjoin(PromoCode, PromoCode.id == Conversion.promo_code_id)
+        return within(stmt).group_by(key_column)
+
+    # What the ledger has paid out for these conversions (commission less clawbacks, in
+    # paid payouts): all of it is paid; an approved conversion's is no longer "approved".
+    # Read apart, by the key; but when the key is the click's, the click log is joined
+    # once: the paid amount of each filtered conversion is joined to the one read.
+    paid_entries = within(
+        select(LedgerEntry.conversion_id, func.sum(LedgerEntry.amount).label("amount"))
+        .join(Payout, Payout.id == LedgerEntry.payout_id)
+        .join(Conversion, Conversion.id == LedgerEntry.conversion_id)
+        .where(Payout.status == "paid")
+    )
+    paid_apart = "click" not in joins
+    source: Any = Conversion
+    paid_columns: tuple[Any, Any] = (literal(0), literal(0))
+    if not paid_apart:
+        each_paid = (
+            select(LedgerEntry.conversion_id, func.sum(LedgerEntry.amount).label("amount"))
+            .join(Payout, Payout.id == LedgerEntry.payout_id)
+            .where(Payout.status == "paid")
+        )
+        if (partner_id, offer_id, start, end) != (None, None, None, None):
+            # only the filtered conversions' entries; unfiltered, the join would be a
+            # lookup per entry for nothing
+            each_paid = within(
+                each_paid.join(Conversion, Conversion.id == LedgerEntry.conversion_id)
+            )
+        each = each_paid.group_by(LedgerEntry.conversion_id).subquery()
+        source = outerjoin(Conversion, each, each.c.conversion_id == Conversion.id)
+        paid = func.coalesce(each.c.amount, 0)
+        paid_columns = (func.coalesce(func.sum(paid), 0), total(paid, approved))
+    stmt = grouped(
         select(
             key_column.label("key"),
             total(literal(1), counted),
             total(net, counted),
             total(Conversion.commission, Conversion.status == "pending"),
-            total(Conversion.commission - paid, Conversion.status == "approved"),
-            func.coalesce(func.sum(paid), 0),
+            total(Conversion.commission, approved),
             total(literal(1), counted & Conversion.new_customer.is_(True)),
             total(Conversion.commission, counted & Conversion.new_customer.is_(True)),
-        )
-        .select_from(Conversion)
-        .outerjoin(Click, Click.id == Conversion.click_id)
-        .outerjoin(PromoCode, PromoCode.id == Conversion.promo_code_id)
-        .outerjoin(paid_entries, paid_entries.c.conversion_id == Conversion.id)
-        .group_by(key_column)
+            *paid_columns,
+        ).select_from(source)
     )
-    if partner_id is not None:
-        stmt = stmt.where(Conversion.partner_id == partner_id)
-    if offer_id is not None:
-        stmt = stmt.where(Conversion.offer_id == offer_id)
-    if start is not None:
-        stmt = stmt.where(Conversion.occurred_at >= start)
-    if end is not None:
-        stmt = stmt.where(Conversion.occurred_at < end)
+    results = list(session.execute(stmt))
+    if paid_apart:
+        paid_stmt = grouped(
+            paid_entries.with_only_columns(
+                key_column.label("key"),
+                literal(0), literal(0), literal(0), literal(0), literal(0), literal(0),
+                func.coalesce(func.sum(LedgerEntry.amount), 0),
+                total(LedgerEntry.amount, approved),
+            )
+        )  # fmt: skip
+        results += session.execute(paid_stmt)
     totals = Figures()
     rows: dict[str | None, Figures] = {}
-    for key, count, sales, pending, approved, paid_out, new, new_paid in session.execute(stmt):
-        parts = [totals]
-        if group_by is not None:
-            parts.append(rows.setdefault(key, Figures()))
+    for key, count, sales, pending, approved_sum, new, new_paid, paid_out, paid_approved in results:
+        parts = [totals] if group_by is None else [totals, rows.setdefault(key, Figures())]
         for figures in parts:
             figures.conversions += int(count)
             figures.sales_amount += _money(sales)
             figures.commission_pending += _money(pending)
-            figures.commission_approved += _money(approved)
+            figures.commission_approved += _money(approved_sum) - _money(paid_approved)
             figures.commission_paid += _money(paid_out)
             figures.new_customers += int(new)
             figures.new_customer_commission += _money(new_paid)
