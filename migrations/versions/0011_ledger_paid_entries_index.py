@@ -5,7 +5,7 @@
 by conversion) is then read from the index alone, without a visit to each entry's row, and
 every lookup the old index served (a payout's entries, the foreign key) it serves still.
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-02 15:10:00
 """
@@ -13,7 +13,7 @@ Create Date: 2026-12-02 15:10:00
 from alembic import op
 
 
-revision = '0012'
+revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
