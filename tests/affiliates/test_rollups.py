@@ -274,3 +274,16 @@ def test_a_rollup_row_is_the_utc_hour_its_clicks_fell_in(session):
     add_clicks(session, link, T0 + dt.timedelta(minutes=42), T0 + dt.timedelta(minutes=59))
     roll(session)
     assert session.execute(select(ClickRollup.hour, ClickRollup.clicks)).all() == [(T0, 2)]
+
+
+def test_part_hours_at_both_edges_of_a_period_count_their_rolled_up_clicks(session):
+    link = LinkFactory()
+    add_clicks(session, link, T0 + dt.timedelta(minutes=50), visitor="start-edge")
+    add_clicks(session, link, T0 + dt.timedelta(hours=1, minutes=30), visitor="whole-hour")
+    add_clicks(session, link, T0 + dt.timedelta(hours=3, minutes=5), visitor="end-edge")
+    add_clicks(session, link, T0 + dt.timedelta(hours=3, minutes=15), visitor="after")
+    roll(session)
+    data = stats_service.stats(
+        session, start=T0 + dt.timedelta(minutes=40), end=T0 + dt.timedelta(hours=3, minutes=10)
+    )
+    assert counts(data["totals"]) == (3, 3, 0)
