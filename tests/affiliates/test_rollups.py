@@ -287,3 +287,22 @@ def test_part_hours_at_both_edges_of_a_period_count_their_rolled_up_clicks(sessi
         session, start=T0 + dt.timedelta(minutes=40), end=T0 + dt.timedelta(hours=3, minutes=10)
     )
     assert counts(data["totals"]) == (3, 3, 0)
+
+
+def test_stats_read_while_the_aggregator_commits_count_each_click_once(app, session, monkeypatch):
+    link = LinkFactory()
+    add_clicks(session, link, T0, T0 + HOUR, T0 + 26 * HOUR)
+    decide = rollups.decide_uniqueness
+    meanwhile: list[rollups.Run] = []
+
+    def aggregator_commits_meanwhile(own_session, clicks):
+        verdicts = decide(own_session, clicks)
+        if not meanwhile:  # after the stats read the tail, before they read the rollups
+            monkeypatch.setattr(rollups, "decide_uniqueness", decide)
+            with Session(db.engine) as other:
+                meanwhile.append(rollups.roll_up(other, LATER))
+        return verdicts
+
+    monkeypatch.setattr(rollups, "decide_uniqueness", aggregator_commits_meanwhile)
+    assert counts(stats_service.stats(session)["totals"]) == (3, 2, 0)
+    assert meanwhile == [rollups.Run(3)]
