@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from affiliates.database import WriterQueue
 from affiliates.models import Click, ClickRollup
@@ -102,19 +102,21 @@ def decide_uniqueness(session: Session, clicks: Sequence[RawClick]) -> dict[str,
     """Whether each click is unique: a human click with no human click of the same visitor
     on the same link in the 24 h before it (at the same instant, the lower id comes first).
 
-    The look-back reads every click, rolled up or not, through the index on (link_id,
-    visitor_key, created_at).
+    Each (link, visitor) is read in two parts through the index on (link_id, visitor_key,
+    created_at), rolled up or not: its clicks within the batch's own span, and the one latest
+    click before it (a seek, however often the visitor came: a bot behind one address may
+    click all day).
     """
     verdicts = {click.id: False for click in clicks}
     humans = [click for click in clicks if not click.is_bot]
     if not humans:
         return verdicts
-    earliest = min(click.created_at for click in humans) - UNIQUE_WINDOW
+    earliest = min(click.created_at for click in humans)
     latest = max(click.created_at for click in humans)
-    pairs = sorted({(click.link_id, click.visitor_key) for click in humans})
     history: dict[tuple[int, str], list[tuple[dt.datetime, str]]] = defaultdict(list)
+    pairs = sorted({(click.link_id, click.visitor_key) for click in humans})
     for chunk in _chunks(pairs, _CHUNK // 2):
-        found = session.execute(
+        within = session.execute(
             select(Click.link_id, Click.visitor_key, Click.created_at, Click.id).where(
                 tuple_(Click.link_id, Click.visitor_key).in_(chunk),
                 Click.is_bot.is_(False),
@@ -122,8 +124,30 @@ def decide_uniqueness(session: Session, clicks: Sequence[RawClick]) -> dict[str,
                 Click.created_at <= latest,
             )
         )
-        for link_id, visitor_key, created_at, click_id in found:
+        for link_id, visitor_key, created_at, click_id in within:
             history[(link_id, visitor_key)].append((created_at, click_id))
+    earlier = aliased(Click)
+    for ids in _chunks([click.id for click in humans]):
+        visitors = (
+            select(Click.link_id, Click.visitor_key).where(Click.id.in_(ids)).distinct().subquery()
+        )
+        before = (
+            select(earlier.created_at)
+            .where(
+                earlier.link_id == visitors.c.link_id,
+                earlier.visitor_key == visitors.c.visitor_key,
+                earlier.is_bot.is_(False),
+                earlier.created_at < earliest,
+                earlier.created_at > earliest - UNIQUE_WINDOW,
+            )
+            .order_by(earlier.created_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        found = session.execute(select(visitors.c.link_id, visitors.c.visitor_key, before))
+        for link_id, visitor_key, created_at in found:
+            if created_at is not None:
+                history[(link_id, visitor_key)].append((created_at, ""))
     for times in history.values():
         times.sort()
     for click in humans:
