@@ -40,7 +40,9 @@ BATCH = 2000
 SETTLE = dt.timedelta(seconds=5)
 # pg_try_advisory_xact_lock's key: one aggregator at a time across every server
 LOCK_KEY = 0x6166_726F_6C6C  # "afroll"
-_CHUNK = 400  # bound parameters per IN list stay far below either database's limit
+# values per IN list: on PostgreSQL each statement costs a round trip and a plan, so few and
+# large; SQLite before 3.32 takes at most 999 bound parameters a statement
+_CHUNK = {"postgresql": 2000, "sqlite": 400}
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ OTHER_DIMS: tuple[str, ...] = (OTHER,) * len(DIMENSIONS)
 OTHER_KEY = dims_key(OTHER_DIMS)
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+def _chunks(session: Session, items: Sequence[Any], per_item: int = 1) -> Iterable[Sequence[Any]]:
+    size = _CHUNK.get(session.get_bind().dialect.name, 400) // per_item
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -115,7 +118,7 @@ def decide_uniqueness(session: Session, clicks: Sequence[RawClick]) -> dict[str,
     latest = max(click.created_at for click in humans)
     history: dict[tuple[int, str], list[tuple[dt.datetime, str]]] = defaultdict(list)
     pairs = sorted({(click.link_id, click.visitor_key) for click in humans})
-    for chunk in _chunks(pairs, _CHUNK // 2):
+    for chunk in _chunks(session, pairs, per_item=2):
         within = session.execute(
             select(Click.link_id, Click.visitor_key, Click.created_at, Click.id).where(
                 tuple_(Click.link_id, Click.visitor_key).in_(chunk),
@@ -127,7 +130,7 @@ def decide_uniqueness(session: Session, clicks: Sequence[RawClick]) -> dict[str,
         for link_id, visitor_key, created_at, click_id in within:
             history[(link_id, visitor_key)].append((created_at, click_id))
     earlier = aliased(Click)
-    for ids in _chunks([click.id for click in humans]):
+    for ids in _chunks(session, [click.id for click in humans]):
         visitors = (
             select(Click.link_id, Click.visitor_key).where(Click.id.in_(ids)).distinct().subquery()
         )
@@ -222,7 +225,7 @@ def _mark(session: Session, verdicts: dict[str, bool]) -> None:
     marked = 0
     for value in (True, False):
         ids = [click_id for click_id, unique in verdicts.items() if unique is value]
-        for chunk in _chunks(ids):
+        for chunk in _chunks(session, ids):
             # guarded on NULL: a click another aggregator marked meanwhile is not counted twice
             result = session.execute(
                 update(Click)
@@ -239,7 +242,7 @@ def _add(session: Session, clicks: Sequence[RawClick], verdicts: dict[str, bool]
     """Add the clicks to their rollup rows, capping the combinations per (link, hour)."""
     slots = sorted({(click.link_id, hour_of(click.created_at)) for click in clicks})
     kept: dict[tuple[int, dt.datetime], set[str]] = defaultdict(set)
-    for chunk in _chunks(slots, _CHUNK // 2):
+    for chunk in _chunks(session, slots, per_item=2):
         found = session.execute(
             select(ClickRollup.link_id, ClickRollup.hour, ClickRollup.dims_key).where(
                 tuple_(ClickRollup.link_id, ClickRollup.hour).in_(chunk)

@@ -306,3 +306,16 @@ def test_stats_read_while_the_aggregator_commits_count_each_click_once(app, sess
     monkeypatch.setattr(rollups, "decide_uniqueness", aggregator_commits_meanwhile)
     assert counts(stats_service.stats(session)["totals"]) == (3, 2, 0)
     assert meanwhile == [rollups.Run(3)]
+
+
+def test_a_batch_larger_than_one_statement_s_in_list_is_read_and_marked_in_parts(
+    session, monkeypatch
+):
+    monkeypatch.setattr(rollups, "_CHUNK", {"postgresql": 4, "sqlite": 4})
+    link, other = LinkFactory(), LinkFactory()
+    for visitor in range(5):
+        add_clicks(session, link, T0, T0 + HOUR, T0 + 25 * HOUR, visitor=visitor)
+        add_clicks(session, other, T0 + 2 * HOUR, visitor=visitor)
+    assert roll(session).rolled_up == 20
+    assert rollup_totals(session) == (20, 15, 0)
+    assert not_rolled_up(session) == 0
