@@ -46,6 +46,7 @@ def register(app: Flask) -> None:
         approve_due,
         import_orders,
         recalculate,
+        rollup,
     ):
         app.cli.add_command(command)
 
@@ -165,6 +166,19 @@ def approve_due() -> None:
 
     count = conversions.approve_due(db.session, current_app.extensions["clock"]())
     click.echo(f"Approved {count} conversion{'s' if count != 1 else ''}.")
+
+
+@click.command("rollup")
+@with_appcontext
+def rollup() -> None:
+    """Count every click not yet in the stats rollups (idempotent; one server at a time)."""
+    from affiliates.extensions import db
+    from affiliates.services import rollups
+
+    run = rollups.roll_up(db.session, current_app.extensions["clock"]())
+    click.echo(f"Rolled up {_plural(run.rolled_up, 'click')}.")
+    if run.skipped:
+        click.echo("Another aggregator holds the lock: it rolls up the rest.")
 
 
 @click.command("import-orders")
@@ -484,6 +498,8 @@ def gunicorn_argv(host: str, port: int, workers: int, worker_class: str, threads
         "--backlog", "2048",
         "--graceful-timeout", "20",
         "--forwarded-allow-ips", "127.0.0.1",
+        # the arbiter runs the click aggregator in the background (affiliates/background.py)
+        "--config", "python:affiliates.gunicorn_hooks",
     ]  # fmt: skip
     if os.environ.get("AFFILIATES_ACCESS_LOG"):
         # without it gunicorn keeps no access log at all, rather than format one for nothing

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from affiliates.database import Base, utcnow
@@ -58,6 +58,15 @@ class Click(Base):
         Index("ix_clicks_link_id_created_at", "link_id", "created_at"),
         Index("ix_clicks_partner_id_created_at", "partner_id", "created_at"),
         Index("ix_clicks_offer_id_created_at", "offer_id", "created_at"),
+        # the 24 h look-back that decides a click's uniqueness
+        Index("ix_clicks_link_id_visitor_key_created_at", "link_id", "visitor_key", "created_at"),
+        # the clicks not yet rolled up (see services/rollups.py): a few seconds' worth
+        Index(
+            "ix_clicks_not_rolled_up",
+            "created_at",
+            sqlite_where=text("unique_click IS NULL"),
+            postgresql_where=text("unique_click IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -79,6 +88,41 @@ class Click(Base):
     is_bot: Mapped[bool] = mapped_column(default=False)
     # False when the click must never win attribution (a suspended partner's link).
     attributable: Mapped[bool] = mapped_column(default=True)
+    # NULL until the aggregator rolls the click up; then whether it was a unique click,
+    # decided once and kept (the click log never writes it).
+    unique_click: Mapped[bool | None]
+
+
+class ClickRollup(Base):
+    """Clicks of one link in one UTC hour with one combination of the stats' dimensions.
+
+    A (link, hour) keeps at most `services.rollups.CAP` combinations; the clicks of any
+    further one are counted in a row whose dimensions are all `(other)`. `dims_key` is a
+    digest of the four values (NULLs included), so that the upsert has a unique key.
+    """
+
+    __tablename__ = "click_rollups"
+    __table_args__ = (
+        Index("uq_click_rollups_link_id_hour_dims_key", "link_id", "hour", "dims_key",
+              unique=True),
+        Index("ix_click_rollups_partner_id_hour", "partner_id", "hour"),
+        Index("ix_click_rollups_offer_id_hour", "offer_id", "hour"),
+        Index("ix_click_rollups_hour", "hour"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    hour: Mapped[dt.datetime]
+    dims_key: Mapped[str] = mapped_column(String(64))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    sub_id: Mapped[str | None] = mapped_column(String(200))
+    clicks: Mapped[int] = mapped_column(default=0)
+    unique_clicks: Mapped[int] = mapped_column(default=0)
+    bot_clicks: Mapped[int] = mapped_column(default=0)
 
 
 class PromoCode(Base):

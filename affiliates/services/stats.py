@@ -9,24 +9,23 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
-    Interval,
     String,
     and_,
     case,
     cast,
     func,
     literal,
-    or_,
     outerjoin,
     select,
 )
 from sqlalchemy.orm import Session
 
-from affiliates.models import Click, Conversion, LedgerEntry, Offer, Payout, PromoCode
+from affiliates.models import Click, ClickRollup, Conversion, LedgerEntry, Offer, Payout, PromoCode
 from affiliates.money import CENT, ZERO
+from affiliates.services import rollups
 from affiliates.services.viewer import Viewer
 
-UNIQUE_WINDOW = dt.timedelta(hours=24)
+UNIQUE_WINDOW = rollups.UNIQUE_WINDOW
 GROUPS = ("day", "link", "utm_campaign", "sub_id", "promo_code")
 
 
@@ -91,11 +90,115 @@ def _day(session: Session, column: Any) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
 
-def _gap_at_least_a_day(session: Session, later: Any, earlier: Any) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) >= 1
-    # typed, or the window would be bound as a timestamp (the columns' own type)
-    return (later - earlier) >= literal(UNIQUE_WINDOW, Interval())
+def _ceil_hour(at: dt.datetime) -> dt.datetime:
+    floor = rollups.hour_of(at)
+    return floor if floor == at else floor + dt.timedelta(hours=1)
+
+
+def _sql_key(session: Session, model: Any, time_column: Any, group_by: str | None) -> Any:
+    if group_by == "day":
+        return _day(session, time_column)
+    if group_by == "link":
+        return cast(model.link_id, String)
+    if group_by in ("utm_campaign", "sub_id"):
+        return getattr(model, group_by)
+    if group_by in ("partner", "offer"):
+        return cast(getattr(model, f"{group_by}_id"), String)
+    return literal(None, String)
+
+
+def _python_key(click: rollups.RawClick, group_by: str | None) -> str | None:
+    if group_by == "day":
+        return click.created_at.astimezone(dt.UTC).date().isoformat()
+    if group_by in ("link", "partner", "offer"):
+        return str(getattr(click, f"{group_by}_id"))
+    if group_by in ("utm_campaign", "sub_id"):
+        return getattr(click, group_by)
+    return None
+
+
+def _filters(model: Any, partner_id: int | None, offer_id: int | None) -> list[Any]:
+    conditions = []
+    if partner_id is not None:
+        conditions.append(model.partner_id == partner_id)
+    if offer_id is not None:
+        conditions.append(model.offer_id == offer_id)
+    return conditions
+
+
+def _between(column: Any, start: dt.datetime | None, end: dt.datetime | None) -> Any:
+    conditions = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return and_(True, *conditions)
+
+
+_ATTEMPTS = 20
+
+
+def _marked_since(session: Session, ids: list[str]) -> bool:
+    """Whether any of these clicks (read as not rolled up) has been rolled up since."""
+    for chunk in range(0, len(ids), 400):
+        marked = select(Click.id).where(
+            Click.id.in_(ids[chunk : chunk + 400]), Click.unique_click.is_not(None)
+        )
+        if session.execute(marked.limit(1)).first() is not None:
+            return True
+    return False
+
+
+def _rolled_up(session: Session, partner_id: int | None, offer_id: int | None,
+               start: dt.datetime | None, end: dt.datetime | None,
+               group_by: str | None) -> list[Any]:  # fmt: skip
+    """(key, clicks, unique, bots) of the rolled-up clicks: whole hours from the rollups,
+    the part-hours at the period's edges from the clicks' own marks."""
+    counted: list[Any] = []
+    # [first, last): the whole hours inside the period; None where it is open
+    first = _ceil_hour(start) if start is not None else None
+    last = rollups.hour_of(end) if end is not None else None
+    if first is not None and last is not None and first >= last:
+        edges = [(start, end)]
+        whole = False
+    else:
+        edges = [(start, first), (last, end)]
+        whole = True
+    if whole:
+        key = _sql_key(session, ClickRollup, ClickRollup.hour, group_by)
+        stmt = (
+            select(
+                key,
+                func.sum(ClickRollup.clicks),
+                func.sum(ClickRollup.unique_clicks),
+                func.sum(ClickRollup.bot_clicks),
+            )
+            .where(*_filters(ClickRollup, partner_id, offer_id),
+                   _between(ClickRollup.hour, first, last))
+            .group_by(key)
+        )  # fmt: skip
+        counted.extend(session.execute(stmt).all())
+    human = case((Click.is_bot.is_(False), 1), else_=0)
+    for edge_start, edge_end in edges:
+        if edge_start is None or edge_end is None or edge_start >= edge_end:
+            continue
+        key = _sql_key(session, Click, Click.created_at, group_by)
+        stmt = (
+            select(
+                key,
+                func.sum(human),
+                func.sum(case((Click.unique_click.is_(True), 1), else_=0)),
+                func.sum(cast(Click.is_bot, Integer)),
+            )
+            .where(
+                Click.unique_click.is_not(None),
+                *_filters(Click, partner_id, offer_id),
+                _between(Click.created_at, edge_start, edge_end),
+            )
+            .group_by(key)
+        )
+        counted.extend(session.execute(stmt).all())
+    return counted
 
 
 def click_figures(
@@ -106,67 +209,50 @@ def click_figures(
     end: dt.datetime | None,
     group_by: str | None,
 ) -> tuple[Figures, dict[str | None, Figures]]:
-    """Totals and per-group click figures for the filters."""
-    key_column: Any
-    if group_by == "day":
-        key_column = _day(session, Click.created_at)
-    elif group_by == "link":
-        key_column = cast(Click.link_id, String)
-    elif group_by in ("utm_campaign", "sub_id"):
-        key_column = getattr(Click, group_by)
-    elif group_by in ("partner", "offer"):
-        key_column = cast(getattr(Click, f"{group_by}_id"), String)
+    """Totals and per-group click figures for the filters.
+
+    Whole hours of the period come from the rollups; the part-hours at its edges from the
+    rolled-up clicks themselves (their uniqueness is kept on them); and the clicks not yet
+    rolled up (the tail) are judged here by the aggregator's own rule.
+    """
+    for _attempt in range(_ATTEMPTS):
+        tail = [
+            rollups.RawClick(*row)
+            for row in session.execute(
+                select(*rollups.RAW_COLUMNS).where(
+                    Click.unique_click.is_(None),
+                    *_filters(Click, partner_id, offer_id),
+                    _between(Click.created_at, start, end),
+                )
+            )
+        ]
+        verdicts = rollups.decide_uniqueness(session, tail)
+        counted = _rolled_up(session, partner_id, offer_id, start, end, group_by)
+        # Each statement sees the commits before it: a batch the aggregator committed since
+        # the tail was read would be counted twice, so read again (rare, and cheap).
+        if not _marked_since(session, [click.id for click in tail]):
+            break
     else:
-        key_column = literal(None, String)
-    previous = func.lag(Click.created_at).over(
-        partition_by=(Click.link_id, Click.visitor_key, Click.is_bot), order_by=Click.created_at
-    )
-    conditions = []
-    if partner_id is not None:
-        conditions.append(Click.partner_id == partner_id)
-    if offer_id is not None:
-        conditions.append(Click.offer_id == offer_id)
-    if start is not None:
-        # look back one window so the first clicks of the period are judged fairly
-        conditions.append(Click.created_at >= start - UNIQUE_WINDOW)
-    if end is not None:
-        conditions.append(Click.created_at < end)
-    inner = (
-        select(
-            key_column.label("key"),
-            Click.created_at.label("created_at"),
-            Click.is_bot.label("is_bot"),
-            previous.label("previous"),
+        raise RuntimeError("the aggregator kept committing under the stats")  # pragma: no cover
+    for click in tail:
+        counted.append(
+            (
+                _python_key(click, group_by),
+                0 if click.is_bot else 1,
+                int(verdicts[click.id]),
+                int(click.is_bot),
+            )
         )
-        .where(and_(True, *conditions))
-        .subquery()
-    )
-    unique = and_(
-        inner.c.is_bot.is_(False),
-        or_(inner.c.previous.is_(None), _gap_at_least_a_day(session, inner.c.created_at,
-                                                            inner.c.previous)),
-    )  # fmt: skip
-    human = case((inner.c.is_bot.is_(False), 1), else_=0)
-    stmt = select(
-        inner.c.key,
-        func.coalesce(func.sum(human), 0),
-        func.coalesce(func.sum(case((unique, 1), else_=0)), 0),
-        func.coalesce(func.sum(cast(inner.c.is_bot, Integer)), 0),
-    ).group_by(inner.c.key)
-    if start is not None:
-        stmt = stmt.where(inner.c.created_at >= start)
     totals = Figures()
     rows: dict[str | None, Figures] = {}
-    for key, clicks, uniques, bots in session.execute(stmt):
+    for key, clicks, uniques, bots in counted:
         if group_by is None or group_by == "promo_code":
             key = None
         figures = rows.setdefault(key, Figures())
-        figures.clicks += int(clicks)
-        figures.unique_clicks += int(uniques)
-        figures.bot_clicks += int(bots)
-        totals.clicks += int(clicks)
-        totals.unique_clicks += int(uniques)
-        totals.bot_clicks += int(bots)
+        for into in (figures, totals):
+            into.clicks += int(clicks or 0)
+            into.unique_clicks += int(uniques or 0)
+            into.bot_clicks += int(bots or 0)
     if group_by is None:
         return totals, {}
     if group_by == "promo_code":

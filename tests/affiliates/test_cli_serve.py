@@ -60,3 +60,8 @@ def test_serve_help_names_the_default_workers_the_code_starts(runner):
     assert result.exit_code == 0, result.output
     help_text = " ".join(result.output.split())
     assert "1 per CPU and at least 2 on SQLite, 2 per CPU + 1 on PostgreSQL" in help_text
+
+
+def test_gunicorn_loads_the_hooks_that_run_the_click_aggregator_in_the_arbiter():
+    argv = gunicorn_argv("127.0.0.1", 5000, 3, "sync", 4)
+    assert argv[argv.index("--config") + 1] == "python:affiliates.gunicorn_hooks"

@@ -43,7 +43,10 @@ class StatsFigures(BaseModel):
 
 
 class StatsRow(StatsFigures):
-    key: str | None
+    key: str | None = Field(
+        description="The group's value. By utm_campaign or sub_id, `(other)` holds the clicks "
+        "of the values past the rollups' cap in a link's hour (100 distinct combinations)."
+    )
 
 
 class StatsOut(BaseModel):
