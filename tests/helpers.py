@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from affiliates.extensions import db
 from affiliates.models import Click, Link, Offer, Partner
 
 T0 = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -115,3 +117,29 @@ def sale(
     response = client.post("/api/v1/conversions", json=body, headers=headers)
     assert response.status_code == expect, response.get_data(as_text=True)
     return response.get_json()
+
+
+def post_at_once(app: Any, path: str, bodies: list[Any], headers: dict[str, str]) -> list[Any]:
+    """POST every body to `path` at once, one thread (and test client, session, connection)
+    each; the (status, JSON) answers in the bodies' order, or the exception a thread met."""
+    barrier = threading.Barrier(len(bodies))
+    results: list[Any] = [None] * len(bodies)
+
+    def worker(index: int, body: Any) -> None:
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=30)
+            response = client.post(path, json=body, headers=headers)
+            results[index] = (response.status_code, response.get_json())
+        except Exception as exc:  # reported by the caller's assertions
+            results[index] = exc
+        finally:
+            db.remove()
+
+    threads = [threading.Thread(target=worker, args=(i, b)) for i, b in enumerate(bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return results

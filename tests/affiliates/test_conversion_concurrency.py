@@ -16,34 +16,14 @@ from sqlalchemy import func, select
 from affiliates.extensions import db
 from affiliates.models import AuditEntry, Conversion, CustomerBinding, PromoCode
 from tests.factories import OfferFactory, PartnerFactory, PromoCodeFactory
-from tests.helpers import sale
+from tests.helpers import post_at_once, sale
 
 pytestmark = pytest.mark.usefixtures("clock")
 
 
 def race(app, bodies: list[dict[str, Any]], headers: dict[str, str]) -> list[Any]:
     """POST every body at once, one thread each; the responses in the bodies' order."""
-    barrier = threading.Barrier(len(bodies))
-    results: list[Any] = [None] * len(bodies)
-
-    def worker(index: int, body: dict[str, Any]) -> None:
-        client = app.test_client()
-        try:
-            barrier.wait(timeout=30)
-            response = client.post("/api/v1/conversions", json=body, headers=headers)
-            results[index] = (response.status_code, response.get_json())
-        except Exception as exc:  # reported by the assertions below
-            results[index] = exc
-        finally:
-            db.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, b)) for i, b in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return post_at_once(app, "/api/v1/conversions", bodies, headers)
 
 
 def uses(session, code) -> int:

@@ -3,7 +3,6 @@ keeps refunding each time; after payout a refund is a new negative entry, once."
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,7 @@ from affiliates.extensions import db
 from affiliates.models import AuditEntry, Conversion, LedgerEntry, Refund
 from tests.conftest import bearer
 from tests.factories import OfferFactory, PartnerFactory, PayablePartnerFactory, partner_key
-from tests.helpers import sale
+from tests.helpers import post_at_once, sale
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -212,26 +211,7 @@ def test_a_padded_refund_id_is_the_same_refund_id(client, conversions_headers):
 
 def race(app, conversion_id: int, bodies: list[dict[str, Any]], headers) -> list[Any]:
     """POST every refund at once, one thread (and test client, session, connection) each."""
-    barrier = threading.Barrier(len(bodies))
-    results: list[Any] = [None] * len(bodies)
-
-    def worker(index: int, body: dict[str, Any]) -> None:
-        client = app.test_client()
-        try:
-            barrier.wait(timeout=30)
-            response = refund(client, headers, conversion_id, body)
-            results[index] = (response.status_code, response.get_json())
-        except Exception as exc:  # reported by the assertions below
-            results[index] = exc
-        finally:
-            db.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, b)) for i, b in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
+    results = post_at_once(app, f"/api/v1/conversions/{conversion_id}/refund", bodies, headers)
     assert all(isinstance(result, tuple) for result in results), results
     return results
 
