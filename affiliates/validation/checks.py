@@ -150,13 +150,6 @@ def iso_date(value: Any) -> Any:
     return value
 
 
-def no_bool(value: Any) -> Any:
-    """Anything but a boolean: JSON true is not 1 where a number is expected."""
-    if isinstance(value, bool):
-        raise ValueError("Expected a number, not a boolean.")
-    return value
-
-
 def plain_zero(value: Decimal) -> Decimal:
     """The amount, with a negative zero made plain: "-0.00" is "0.00"."""
     return value.copy_abs() if value.is_zero() else value
